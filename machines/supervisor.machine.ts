@@ -1,0 +1,93 @@
+import { assign, setup } from "xstate";
+
+/**
+ * One supervisor per server. It owns the global counters behind `stats`, and knows when the
+ * last connection is gone so `close()` can resolve.
+ *
+ * Connection actors report their own opening and closing. Command counts arrive in
+ * batches (one `COMMANDS_COUNTED` per event-loop turn for the whole server), which keeps the
+ * supervisor off the per-command hot path.
+ */
+export interface SupervisorContext {
+  readonly startedAt: number;
+  readonly connectionsCurrent: number;
+  readonly connectionsTotal: number;
+  readonly commandsTotal: number;
+  readonly errorsTotal: number;
+  /** Runs per command name, including failed runs. */
+  readonly commandCounts: Readonly<Record<string, number>>;
+}
+
+export interface SupervisorInput {
+  /** Epoch milliseconds; passed in so the machine stays free of clocks. */
+  readonly startedAt: number;
+}
+
+export type SupervisorEvent =
+  | { type: "CONNECTION_OPENED"; id: string }
+  | { type: "CONNECTION_CLOSED"; id: string; reason: string }
+  | { type: "COMMANDS_COUNTED"; counts: Readonly<Record<string, number>>; total: number; errors: number }
+  | { type: "SHUTDOWN" };
+
+export const supervisorMachine = setup({
+  types: {
+    context: {} as SupervisorContext,
+    input: {} as SupervisorInput,
+    events: {} as SupervisorEvent,
+  },
+  actions: {
+    countOpened: assign(({ context }) => ({
+      connectionsCurrent: context.connectionsCurrent + 1,
+      connectionsTotal: context.connectionsTotal + 1,
+    })),
+    countClosed: assign(({ context }) => ({
+      connectionsCurrent: Math.max(0, context.connectionsCurrent - 1),
+    })),
+    addCommandCounts: assign(({ context, event }) => {
+      if (event.type !== "COMMANDS_COUNTED") return {};
+      const commandCounts: Record<string, number> = { ...context.commandCounts };
+      for (const [name, count] of Object.entries(event.counts)) {
+        commandCounts[name] = (commandCounts[name] ?? 0) + count;
+      }
+      return {
+        commandCounts,
+        commandsTotal: context.commandsTotal + event.total,
+        errorsTotal: context.errorsTotal + event.errors,
+      };
+    }),
+  },
+  guards: {
+    noConnectionsLeft: ({ context }) => context.connectionsCurrent === 0,
+  },
+}).createMachine({
+  id: "supervisor",
+  context: ({ input }) => ({
+    startedAt: input.startedAt,
+    connectionsCurrent: 0,
+    connectionsTotal: 0,
+    commandsTotal: 0,
+    errorsTotal: 0,
+    commandCounts: {},
+  }),
+  initial: "running",
+  on: {
+    CONNECTION_CLOSED: { actions: "countClosed" },
+    COMMANDS_COUNTED: { actions: "addCommandCounts" },
+  },
+  states: {
+    running: {
+      on: {
+        CONNECTION_OPENED: { actions: "countOpened" },
+        SHUTDOWN: { target: "draining" },
+      },
+    },
+    draining: {
+      always: { guard: "noConnectionsLeft", target: "stopped" },
+    },
+    stopped: {
+      type: "final",
+    },
+  },
+});
+
+export type SupervisorMachine = typeof supervisorMachine;

@@ -1,0 +1,173 @@
+import { builtinHandlers, protocolHandlers } from "./builtins.js";
+import {
+  type CommandOptions,
+  formatUsage,
+  type ParameterOptions,
+  type ParameterSpec,
+  validateParameters,
+} from "./command-spec.js";
+import { commandMetadataOf } from "./decorators.js";
+import { RetopyError } from "./errors.js";
+import { CommandHandler, type HandlerClass } from "./handler.js";
+
+/** A handler class, optionally with the options its `initialize(options)` receives. */
+export type HandlerEntry =
+  | HandlerClass
+  | readonly [HandlerClass]
+  | readonly [HandlerClass, Readonly<Record<string, unknown>>];
+
+export interface ApplicationSettings {
+  /** Mount the built-in `commands`, `help` and `stats` after your handlers (default true). */
+  defaultHandlers?: boolean;
+  /** Put the message of unexpected errors in the reply instead of `Internal Server Error`. */
+  debug?: boolean;
+}
+
+/** A mounted command: what dispatch, `commands` and `help` need to know. */
+export interface CommandDefinition {
+  /** Lower-case wire name. */
+  readonly name: string;
+  readonly params: readonly ParameterSpec[];
+  readonly help: string;
+  readonly authenticated: boolean;
+  /** `set key value`, `rem key [key ...]`. */
+  readonly usage: string;
+  readonly handlerClass: HandlerClass;
+  readonly initializeOptions: Readonly<Record<string, unknown>>;
+  /** Calls the command on a fresh handler instance. */
+  readonly invoke: (handler: CommandHandler) => unknown;
+  /** Built-ins give way to a user command of the same name. */
+  readonly builtin: boolean;
+}
+
+/** Options of `app.command(name, spec, fn)`, the decorator-free way to add a command. */
+export interface CommandSpec extends Omit<CommandOptions, "name"> {
+  params?: readonly (ParameterOptions | string)[];
+}
+
+/** The function of an `app.command(...)`: `this` and the argument are the handler instance. */
+export type CommandFunction = (this: CommandHandler, handler: CommandHandler) => unknown;
+
+const APPLICATION_BRAND = Symbol.for("retopy.application");
+const EMPTY_OPTIONS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** True for an Application, even one from another copy of the package (the CLI relies on it). */
+export function isApplication(value: unknown): value is Application {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[APPLICATION_BRAND] === true;
+}
+
+/**
+ * The set of commands a server speaks, kept apart from the server (as in Tornado) so one
+ * application can be served on several ports or driven without sockets.
+ */
+export class Application {
+  readonly settings: Readonly<Required<ApplicationSettings>>;
+  readonly [APPLICATION_BRAND] = true;
+  // A Map, not an object: `constructor` or `__proto__` on the wire must never reach a member.
+  readonly #commands = new Map<string, CommandDefinition>();
+
+  constructor(handlers: readonly HandlerEntry[] = [], settings: ApplicationSettings = {}) {
+    this.settings = Object.freeze({
+      defaultHandlers: settings.defaultHandlers ?? true,
+      debug: settings.debug ?? false,
+    });
+    for (const entry of handlers) {
+      if (typeof entry === "function") this.addHandler(entry);
+      else this.addHandler(entry[0], entry[1]);
+    }
+    for (const cls of protocolHandlers) this.#mount(cls, EMPTY_OPTIONS, true);
+    if (this.settings.defaultHandlers) {
+      for (const cls of builtinHandlers) this.#mount(cls, EMPTY_OPTIONS, true);
+    }
+  }
+
+  /** Mounts every decorated method of `handlerClass` (and of its base classes) as a command. */
+  addHandler(handlerClass: HandlerClass, options: Readonly<Record<string, unknown>> = EMPTY_OPTIONS): this {
+    this.#mount(handlerClass, options, false);
+    return this;
+  }
+
+  /**
+   * Adds a command without decorators, for plain JavaScript:
+   * `app.command("ping", {}, () => "+PONG")` or
+   * `app.command("increment", { params: ["key"] }, (h) => ++counts[h.getArgument("key")])`.
+   * A returned value (other than undefined) is written as the reply.
+   */
+  command(name: string, spec: CommandSpec, fn: CommandFunction): this {
+    if (typeof fn !== "function") {
+      throw new RetopyError("RETOPY_INVALID_COMMAND", `'${name}' needs a function`);
+    }
+    const params = (spec.params ?? []).map((p) => (typeof p === "string" ? { name: p } : p));
+    this.#register(this.#define(name, params, spec, CommandHandler, EMPTY_OPTIONS, (h) => fn.call(h, h), false));
+    return this;
+  }
+
+  /** The command for a wire name, matched case-insensitively, or undefined. */
+  lookup(name: string): CommandDefinition | undefined {
+    return this.#commands.get(name) ?? this.#commands.get(name.toLowerCase());
+  }
+
+  /** Every mounted command: the user's first, then the built-ins. */
+  get commands(): readonly CommandDefinition[] {
+    return [...this.#commands.values()].sort((a, b) => Number(a.builtin) - Number(b.builtin));
+  }
+
+  #mount(handlerClass: HandlerClass, options: Readonly<Record<string, unknown>>, builtin: boolean): void {
+    if (typeof handlerClass !== "function" || !(handlerClass.prototype instanceof CommandHandler)) {
+      throw new RetopyError("RETOPY_INVALID_HANDLER", `${String(handlerClass?.name ?? handlerClass)} does not extend CommandHandler`);
+    }
+    const seen = new Set<string>();
+    // Walk up to CommandHandler so inherited commands are mounted; subclasses override.
+    for (let proto = handlerClass.prototype; proto && proto !== CommandHandler.prototype; proto = Object.getPrototypeOf(proto)) {
+      for (const key of Object.getOwnPropertyNames(proto)) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const method = Object.getOwnPropertyDescriptor(proto, key)?.value;
+        const meta = commandMetadataOf(method);
+        if (!meta?.isCommand) continue;
+        const options2 = { ...meta.options, authenticated: meta.authenticated };
+        const invoke = (h: CommandHandler) => (method as (this: CommandHandler) => unknown).call(h);
+        this.#register(this.#define(meta.options.name ?? key, meta.params, options2, handlerClass, options, invoke, builtin));
+      }
+    }
+  }
+
+  #define(
+    rawName: string,
+    params: readonly ParameterOptions[],
+    options: CommandOptions,
+    handlerClass: HandlerClass,
+    initializeOptions: Readonly<Record<string, unknown>>,
+    invoke: (handler: CommandHandler) => unknown,
+    builtin: boolean,
+  ): CommandDefinition {
+    const name = String(rawName).toLowerCase();
+    if (!/^[a-z_][\w.:-]*$/.test(name)) {
+      throw new RetopyError("RETOPY_INVALID_COMMAND", `'${rawName}' is not a valid command name`);
+    }
+    const specs = validateParameters(name, params);
+    return {
+      name,
+      params: specs,
+      help: options.help ?? "",
+      authenticated: options.authenticated === true,
+      usage: formatUsage(name, specs),
+      handlerClass,
+      initializeOptions,
+      invoke,
+      builtin,
+    };
+  }
+
+  #register(definition: CommandDefinition): void {
+    const existing = this.#commands.get(definition.name);
+    if (existing) {
+      if (definition.builtin) return; // the user's command of the same name wins
+      if (!existing.builtin) {
+        throw new RetopyError("RETOPY_DUPLICATE_COMMAND", `command '${definition.name}' is defined twice`);
+      }
+      this.#commands.delete(definition.name);
+    }
+    this.#commands.set(definition.name, definition);
+  }
+}

@@ -1,0 +1,61 @@
+import { command, parameter } from "./decorators.js";
+import { CommandError } from "./errors.js";
+import { CommandHandler, type HandlerClass } from "./handler.js";
+
+/** Commands every connection understands, whatever the application: `quit`. */
+class ProtocolCommands extends CommandHandler {
+  @command({ help: "Closes the connection after replying +OK." })
+  quit(): string {
+    this.connection.close();
+    return "+OK";
+  }
+}
+
+/** The built-ins of `defaultHandlers`: `commands`, `help` and `stats`. */
+class DefaultCommands extends CommandHandler {
+  @command({ help: "Lists every command with its parameters, one per line." })
+  commands(): string[] {
+    return this.application.commands.map((c) => c.usage);
+  }
+
+  @parameter({ name: "command", help: "the command to describe", default: "" })
+  @command({ help: "Shows how to call a command and what its arguments mean." })
+  help(): string[] {
+    const name = this.getArgument("command");
+    if (name === "") {
+      return this.application.commands.map((c) => (c.help ? `${c.usage} - ${firstLine(c.help)}` : c.usage));
+    }
+    const definition = this.application.lookup(name);
+    if (!definition) throw new CommandError(`unknown command '${name}'`);
+    const lines = [`Usage: ${definition.usage}`];
+    if (definition.help) lines.push(...definition.help.trim().split(/\r?\n/).map((l) => l.trim()));
+    if (definition.params.length > 0) {
+      lines.push("Arguments description:");
+      const width = Math.max(...definition.params.map((p) => p.name.length));
+      for (const p of definition.params) lines.push(`  ${p.name.padEnd(width)} ${p.help}`.trimEnd());
+    }
+    return lines;
+  }
+
+  @command({ help: "Counts per command, connections, commands, errors and uptime." })
+  stats(): Map<string, number> {
+    const stats = this.server.stats();
+    const reply = new Map<string, number>();
+    for (const definition of this.application.commands) {
+      reply.set(definition.name, stats.commandCounts[definition.name] ?? 0);
+    }
+    reply.set("connections_current", stats.connectionsCurrent);
+    reply.set("connections_total", stats.connectionsTotal);
+    reply.set("commands_total", stats.commandsTotal);
+    reply.set("errors_total", stats.errorsTotal);
+    reply.set("uptime_seconds", stats.uptimeSeconds);
+    return reply;
+  }
+}
+
+function firstLine(text: string): string {
+  return text.trim().split(/\r?\n/)[0] ?? "";
+}
+
+export const protocolHandlers: readonly HandlerClass[] = [ProtocolCommands];
+export const builtinHandlers: readonly HandlerClass[] = [DefaultCommands];

@@ -1,0 +1,204 @@
+import type { CloseReason, ParsedItem } from "../machines/connection.machine.js";
+import type { Application, CommandDefinition } from "./application.js";
+import { bindArguments } from "./command-spec.js";
+import { CommandError } from "./errors.js";
+import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
+import type { ErrorReply, ReplyEncoder } from "./reply.js";
+import type { StatsBuffer } from "./stats.js";
+
+/** What the runner needs from the connection it serves. */
+export interface RunnerHost {
+  readonly application: Application;
+  readonly connection: ConnectionInfo;
+  readonly server: ServerInfo;
+  readonly stats: StatsBuffer;
+  readonly encoder: ReplyEncoder;
+  /** Asks the connection's statechart whether `@authenticated` commands may run now. */
+  isAuthenticated(): boolean;
+  /** Writes encoded replies to the client. */
+  send(output: string): void;
+  /** True once the connection should close after the command that is running. */
+  readonly closeRequested: boolean;
+  /** Closes after the running command's reply; what is queued behind it is dropped. */
+  requestClose(reason: CloseReason): void;
+  /** True when the connection closes as soon as every queued command has replied. */
+  readonly drainRequested: boolean;
+  /** Called once the owed replies are written and the connection may close. */
+  closeNow(): void;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
+const NO_OUTPUT = ["+OK"];
+
+/**
+ * The handler actor's engine: runs one connection's commands strictly in order and
+ * writes their replies in that order, whether each command is sync or async.
+ *
+ * Sync commands run back to back and their replies are joined into one socket write per
+ * batch. An async command suspends the queue; commands behind it wait, so replies can never
+ * overtake each other. Every failure (a throw in `initialize`, `prepare`, the command,
+ * `onFinish` or a converter, sync or async) becomes that command's error reply and never
+ * escapes into the actor system, where it would kill the connection's actor.
+ */
+export class CommandRunner {
+  readonly #host: RunnerHost;
+  #queue: ParsedItem[] = [];
+  #head = 0;
+  #draining = false;
+  #stopped = false;
+  #output = "";
+
+  constructor(host: RunnerHost) {
+    this.#host = host;
+  }
+
+  /** True while commands are queued or running. */
+  get busy(): boolean {
+    return this.#draining;
+  }
+
+  enqueue(items: readonly ParsedItem[]): void {
+    if (this.#stopped) return;
+    for (const item of items) this.#queue.push(item);
+    if (!this.#draining) {
+      this.#draining = true;
+      // A microtask, not inline: the batch arrives while the connection actor is still
+      // processing COMMANDS, and a login inside a command must reach the actor (and change
+      // what the next command may do) before that next command runs.
+      queueMicrotask(() => this.#drain());
+    }
+  }
+
+  /** Called when the connection closes: nothing more is run or written. */
+  stop(): void {
+    this.#stopped = true;
+    this.#queue = [];
+    this.#head = 0;
+  }
+
+  #drain(): void {
+    while (!this.#stopped && this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head++]!;
+      const pending = this.#runItem(item);
+      if (pending) {
+        this.#flush();
+        pending.then(() => this.#drain());
+        return;
+      }
+      if (this.#host.closeRequested) break;
+    }
+    this.#queue = [];
+    this.#head = 0;
+    this.#draining = false;
+    this.#flush();
+    if (!this.#stopped && (this.#host.closeRequested || this.#host.drainRequested)) this.#host.closeNow();
+  }
+
+  #flush(): void {
+    if (this.#output.length === 0 || this.#stopped) return;
+    const output = this.#output;
+    this.#output = "";
+    this.#host.send(output);
+  }
+
+  #replyError(error: ErrorReply): void {
+    this.#output += this.#host.encoder.encodeError(error);
+  }
+
+  /** Runs one parsed item; returns a promise only when it went async. */
+  #runItem(item: ParsedItem): Promise<void> | void {
+    if ("error" in item) {
+      this.#replyError({ code: "ERR", message: item.error });
+      this.#host.stats.countError();
+      if (item.close) this.#host.requestClose("protocol_error");
+      return;
+    }
+    const [name = "", ...args] = item.argv;
+    const definition = this.#host.application.lookup(name);
+    if (!definition) {
+      this.#replyError({ code: "ERR", message: `unknown command '${name.length > 128 ? `${name.slice(0, 128)}...` : name}'` });
+      this.#host.stats.countError();
+      return;
+    }
+    if (definition.authenticated && !this.#host.isAuthenticated()) {
+      return this.#complete(definition, null, new CommandError("Authorization required"), true);
+    }
+    let handler: CommandHandler;
+    let result: unknown;
+    try {
+      const bound = bindArguments(definition.name, definition.params, args);
+      handler = new definition.handlerClass({
+        application: this.#host.application,
+        connection: this.#host.connection,
+        server: this.#host.server,
+        command: { name: definition.name, args },
+        arguments: bound,
+      });
+      handler.initialize(definition.initializeOptions);
+      const prepared = handler.prepare();
+      result = isThenable(prepared) ? Promise.resolve(prepared).then(() => definition.invoke(handler)) : definition.invoke(handler);
+    } catch (error) {
+      // `handler` may be unset here (bad arguments): onFinish only runs for started commands.
+      return this.#complete(definition, handler!, error, true);
+    }
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (value) => this.#finish(definition, handler, value, false),
+        (error: unknown) => this.#finish(definition, handler, error, true),
+      );
+    }
+    return this.#finish(definition, handler, result, false);
+  }
+
+  /** The automatic finish: the returned value is written, then `onFinish` runs. */
+  #finish(definition: CommandDefinition, handler: CommandHandler, outcome: unknown, failed: boolean): Promise<void> | void {
+    if (!failed && outcome !== undefined) handler._replies.push(outcome as never);
+    handler._finished = true;
+    let finished: unknown;
+    try {
+      finished = handler.onFinish();
+    } catch (error) {
+      return this.#complete(definition, handler, failed ? outcome : error, true);
+    }
+    if (isThenable(finished)) {
+      return Promise.resolve(finished).then(
+        () => this.#complete(definition, handler, outcome, failed),
+        (error: unknown) => this.#complete(definition, handler, failed ? outcome : error, true),
+      );
+    }
+    return this.#complete(definition, handler, outcome, failed);
+  }
+
+  /** Encodes the command's reply (or its error) in queue order and counts it. */
+  #complete(definition: CommandDefinition, handler: CommandHandler | null | undefined, outcome: unknown, failed: boolean): void {
+    this.#host.stats.countCommand(definition.name, failed);
+    if (this.#stopped) return; // the client is gone: drop the reply, write nothing
+    if (failed) {
+      this.#replyError(this.#errorReply(definition, outcome));
+      return;
+    }
+    const replies = handler && handler._replies.length > 0 ? handler._replies : NO_OUTPUT;
+    try {
+      this.#output += this.#host.encoder.encodeValues(replies);
+    } catch (error) {
+      this.#replyError(this.#errorReply(definition, error));
+    }
+  }
+
+  #errorReply(definition: CommandDefinition, error: unknown): ErrorReply {
+    if (error instanceof CommandError) {
+      this.#host.connection.logger.debug({ command: definition.name, reply: error.message }, "command refused");
+      return { code: ERROR_CODE.test(error.code) ? error.code : "ERR", message: error.message };
+    }
+    this.#host.connection.logger.error({ err: error, command: definition.name }, "command failed");
+    const detail = error instanceof Error ? error.message : String(error);
+    return {
+      code: "ERR",
+      message: this.#host.application.settings.debug ? `Internal Server Error: ${detail}` : "Internal Server Error",
+    };
+  }
+}

@@ -1,0 +1,157 @@
+import { InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
+
+/** Built-in argument types, or any function that converts the raw string (and may throw). */
+export type ParameterType = "string" | "int" | "float" | "boolean" | ((raw: string) => unknown);
+
+/** One positional argument of a command, as given to `@parameter(...)` or `app.command(...)`. */
+export interface ParameterOptions {
+  name: string;
+  type?: ParameterType;
+  help?: string;
+  /** Makes the argument optional; used when the client leaves it out. */
+  default?: unknown;
+  /** Only on the last parameter: it takes every remaining argument (`rem key [key ...]`). */
+  variadic?: boolean;
+}
+
+/** Command-level options, from `@command(...)` or `app.command(...)`. */
+export interface CommandOptions {
+  /** Wire name; defaults to the method name. Matched case-insensitively. */
+  name?: string;
+  help?: string;
+  /** Refuse the command until the connection has a user (`this.connection.user`). */
+  authenticated?: boolean;
+}
+
+/** A parameter after validation: every option resolved. */
+export interface ParameterSpec {
+  readonly name: string;
+  readonly type: ParameterType;
+  readonly help: string;
+  readonly optional: boolean;
+  readonly default: unknown;
+  readonly variadic: boolean;
+}
+
+/** The arguments of one invocation, converted, by parameter name. */
+export type BoundArguments = ReadonlyMap<string, unknown>;
+
+const INTEGER = /^[+-]?\d+$/;
+const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const TRUE_WORDS = new Set(["true", "1", "yes", "on"]);
+const FALSE_WORDS = new Set(["false", "0", "no", "off"]);
+const NAME = /^[A-Za-z_][\w.:-]*$/;
+
+/** Checks a command's parameter list once, at registration, so mistakes fail at startup. */
+export function validateParameters(command: string, params: readonly ParameterOptions[]): ParameterSpec[] {
+  const seen = new Set<string>();
+  let sawOptional = false;
+  return params.map((param, index) => {
+    if (!param || typeof param.name !== "string" || !NAME.test(param.name)) {
+      throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': parameter ${index + 1} needs a name`);
+    }
+    if (seen.has(param.name)) {
+      throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': parameter '${param.name}' is declared twice`);
+    }
+    seen.add(param.name);
+    const variadic = param.variadic === true;
+    if (variadic && index !== params.length - 1) {
+      throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': only the last parameter can be variadic`);
+    }
+    const optional = "default" in param && param.default !== undefined;
+    if (sawOptional && !optional && !variadic) {
+      throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': required '${param.name}' follows an optional parameter`);
+    }
+    sawOptional ||= optional;
+    const type = param.type ?? "string";
+    if (typeof type !== "function" && !["string", "int", "float", "boolean"].includes(type)) {
+      throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': parameter '${param.name}' has unknown type '${String(type)}'`);
+    }
+    return { name: param.name, type, help: param.help ?? "", optional, default: param.default, variadic };
+  });
+}
+
+/** `set key value`, `rem key [key ...]`, `help [command]`: the usage line of `commands` and `help`. */
+export function formatUsage(name: string, params: readonly ParameterSpec[]): string {
+  const parts = [name];
+  for (const p of params) {
+    if (p.variadic) parts.push(p.optional ? `[${p.name} ...]` : `${p.name} [${p.name} ...]`);
+    else parts.push(p.optional ? `[${p.name}]` : p.name);
+  }
+  return parts.join(" ");
+}
+
+function convert(command: string, param: ParameterSpec, raw: string): unknown {
+  const fail = (expected: string): never => {
+    throw new InvalidArgumentError(
+      param.name,
+      `invalid value for argument '${param.name}' of '${command}': expected ${expected}, got '${raw}'`,
+    );
+  };
+  switch (param.type) {
+    case "string":
+      return raw;
+    case "int": {
+      const n = INTEGER.test(raw) ? Number(raw) : NaN;
+      return Number.isSafeInteger(n) ? n : fail("an integer");
+    }
+    case "float": {
+      const lower = raw.toLowerCase();
+      if (lower === "inf" || lower === "+inf") return Infinity;
+      if (lower === "-inf") return -Infinity;
+      return FLOAT.test(raw) ? Number(raw) : fail("a number");
+    }
+    case "boolean": {
+      const lower = raw.toLowerCase();
+      if (TRUE_WORDS.has(lower)) return true;
+      return FALSE_WORDS.has(lower) ? false : fail("a boolean (true/false)");
+    }
+    default:
+      try {
+        return param.type(raw);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new InvalidArgumentError(param.name, `invalid value for argument '${param.name}' of '${command}': ${reason}`);
+      }
+  }
+}
+
+/**
+ * Matches the client's words to the declared parameters and converts them. Throws a
+ * `MissingArgumentError` or `InvalidArgumentError` naming the argument, which becomes the reply.
+ */
+export function bindArguments(command: string, params: readonly ParameterSpec[], args: readonly string[]): BoundArguments {
+  const bound = new Map<string, unknown>();
+  let i = 0;
+  for (const param of params) {
+    if (param.variadic) {
+      const rest = args.slice(i).map((raw) => convert(command, param, raw));
+      if (rest.length === 0 && !param.optional) throw missing(command, params, param);
+      bound.set(param.name, rest.length === 0 ? param.default : rest);
+      i = args.length;
+      break;
+    }
+    const raw = args[i];
+    if (raw === undefined) {
+      if (!param.optional) throw missing(command, params, param);
+      bound.set(param.name, param.default);
+      continue;
+    }
+    bound.set(param.name, convert(command, param, raw));
+    i++;
+  }
+  if (i < args.length) {
+    throw new InvalidArgumentError(
+      params.length === 0 ? command : params[params.length - 1]!.name,
+      `wrong number of arguments for '${command}': unexpected '${args[i]}' (usage: ${formatUsage(command, params)})`,
+    );
+  }
+  return bound;
+}
+
+function missing(command: string, params: readonly ParameterSpec[], param: ParameterSpec): MissingArgumentError {
+  return new MissingArgumentError(
+    param.name,
+    `wrong number of arguments for '${command}': missing argument '${param.name}' (usage: ${formatUsage(command, params)})`,
+  );
+}

@@ -1,0 +1,129 @@
+import type { Logger } from "pino";
+import type { Application } from "./application.js";
+import type { BoundArguments } from "./command-spec.js";
+import { MissingArgumentError, RetopyError } from "./errors.js";
+import type { ReplyValue } from "./reply.js";
+import type { ServerStats } from "./stats.js";
+
+/** The states a connection walks, as named in `machines/connection.machine.ts`. */
+export type ConnectionState = "header" | "ready" | "authenticated" | "closed";
+
+/** What a command can see and change about the connection it runs on. */
+export interface ConnectionInfo {
+  /** Unique id (nanoid), also bound to every log line of the connection. */
+  readonly id: string;
+  /**
+   * The authenticated user, or null. Setting it moves the connection's statechart from
+   * `ready` to `authenticated` (and back, when set to null).
+   */
+  user: string | null;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  /** `key=value` tokens of the handshake line (empty for an implicit header). */
+  readonly header: Readonly<Record<string, string>>;
+  /** Current state of the connection's statechart. */
+  readonly state: ConnectionState;
+  /** pino child logger bound to `{ connection: id }`. */
+  readonly logger: Logger;
+  /** Aborted when the connection closes: pass it to fetch, timers and queries. */
+  readonly signal: AbortSignal;
+  /** Closes the connection once the replies already owed to the client are written. */
+  close(): void;
+}
+
+/** Server-wide facts a command may read. */
+export interface ServerInfo {
+  stats(): ServerStats;
+}
+
+/** The command being run: its wire name and the raw words the client sent after it. */
+export interface CommandInvocation {
+  readonly name: string;
+  readonly args: readonly string[];
+}
+
+/** Everything a handler is constructed with; built by retopy for each command. */
+export interface HandlerContext {
+  readonly application: Application;
+  readonly connection: ConnectionInfo;
+  readonly server: ServerInfo;
+  readonly command: CommandInvocation;
+  readonly arguments: BoundArguments;
+}
+
+/**
+ * Base class of command handlers. Every method marked with `@parameter(...)` is a command,
+ * and every command gets a fresh instance, so instance fields never leak between commands.
+ *
+ * Lifecycle (as in Tornado): `initialize(options)`, `prepare()`, the command method,
+ * automatic finish, `onFinish()`. `prepare`, the method and `onFinish` may be async.
+ */
+export class CommandHandler {
+  readonly application: Application;
+  readonly connection: ConnectionInfo;
+  readonly server: ServerInfo;
+  readonly command: CommandInvocation;
+  /** @internal Everything written so far; read by the command runner. */
+  _replies: ReplyValue[] = [];
+  /** @internal */
+  _finished = false;
+  readonly #arguments: BoundArguments;
+
+  constructor(context: HandlerContext) {
+    this.application = context.application;
+    this.connection = context.connection;
+    this.server = context.server;
+    this.command = context.command;
+    this.#arguments = context.arguments;
+  }
+
+  /** Receives the options given with the handler class in `new Application([[Cls, options]])`. */
+  initialize(_options: Readonly<Record<string, unknown>>): void {}
+
+  /** Runs before the command method; throw a CommandError here to refuse the command. */
+  prepare(): void | Promise<void> {}
+
+  /** Runs after the reply is complete; for cleanup and metrics. */
+  onFinish(): void | Promise<void> {}
+
+  /** The converted value of a declared argument, or `defaultValue`, or a `-ERR missing argument`. */
+  getArgument<T = string>(name: string, defaultValue?: T): T {
+    const value = this.#arguments.get(name);
+    if (value !== undefined) return (Array.isArray(value) ? value[0] : value) as T;
+    if (defaultValue !== undefined) return defaultValue;
+    throw new MissingArgumentError(name, `missing argument '${name}'`);
+  }
+
+  /** Every value of an argument: the rest of the line for a variadic parameter. */
+  getArguments<T = string>(name: string): T[] {
+    const value = this.#arguments.get(name);
+    if (value === undefined) return [];
+    return (Array.isArray(value) ? value : [value]) as T[];
+  }
+
+  /** Adds a reply; the connection's protocol frames it. Call once per line in text mode. */
+  write(value: ReplyValue): void {
+    if (this._finished) {
+      throw new RetopyError("RETOPY_WRITE_AFTER_FINISH", `'${this.command.name}' wrote after its reply was finished`);
+    }
+    this._replies.push(value);
+  }
+
+  /** True once the reply has been completed. */
+  get finished(): boolean {
+    return this._finished;
+  }
+
+  /** Shortcut for `this.connection.signal`. */
+  get signal(): AbortSignal {
+    return this.connection.signal;
+  }
+
+  /** Shortcut for `this.connection.logger`. */
+  get logger(): Logger {
+    return this.connection.logger;
+  }
+}
+
+/** A class that can be mounted on an Application. */
+export type HandlerClass<T extends CommandHandler = CommandHandler> = new (context: HandlerContext) => T;

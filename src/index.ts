@@ -1,0 +1,36 @@
+/**
+ * retopy: Tornado-style line-based TCP command servers for Node.js.
+ *
+ * ```ts
+ * class Counter extends CommandHandler {
+ *   @parameter({ name: "key" })
+ *   increment() { ... }
+ * }
+ * await new RetopyServer(new Application([Counter])).listen(8000);
+ * ```
+ */
+export { Application, isApplication } from "./application.js";
+export type { ApplicationSettings, CommandDefinition, CommandFunction, CommandSpec, HandlerEntry } from "./application.js";
+export { CommandHandler } from "./handler.js";
+export type {
+  CommandInvocation,
+  ConnectionInfo,
+  ConnectionState,
+  HandlerClass,
+  HandlerContext,
+  ServerInfo,
+} from "./handler.js";
+export { authenticated, command, parameter } from "./decorators.js";
+export type { CommandOptions, ParameterOptions, ParameterSpec, ParameterType } from "./command-spec.js";
+export { CommandError, InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
+export type { RetopyErrorCode } from "./errors.js";
+export type { ReplyValue } from "./reply.js";
+export { RetopyServer } from "./server.js";
+export type { CloseOptions, ListenOptions, RetopyServerOptions } from "./server.js";
+export type { ServerStats } from "./stats.js";
+export type { LoggerOption } from "./logger.js";
+export { splitArgs } from "./protocol/split-args.js";
+export { quoteArg, quoteArgs } from "./protocol/quote-args.js";
+export { connectionMachine } from "../machines/connection.machine.js";
+export type { CloseReason, ConnectionEvent, HandshakeMode, ParsedItem } from "../machines/connection.machine.js";
+export { supervisorMachine } from "../machines/supervisor.machine.js";

@@ -1,0 +1,187 @@
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import type { Logger } from "pino";
+import { type Actor, createActor } from "xstate";
+import { connectionMachine, type HandshakeMode } from "../machines/connection.machine.js";
+import { supervisorMachine } from "../machines/supervisor.machine.js";
+import { type Application, isApplication } from "./application.js";
+import { Connection, type ConnectionLimits, type ConnectionServices, createHandlerActor } from "./connection.js";
+import { RetopyError } from "./errors.js";
+import type { ConnectionInfo, ServerInfo } from "./handler.js";
+import { createLogger, type LoggerOption } from "./logger.js";
+import { type ServerStats, StatsBuffer } from "./stats.js";
+
+export interface RetopyServerOptions {
+  /** pino instance, pino options, `true` (info, the default) or `false` (silent). */
+  logger?: LoggerOption;
+  /**
+   * How the first line is treated. `auto` (default): a registered command runs at once,
+   * anything else is the header; `line`: always the header (the original retopy); `none`: no header.
+   */
+  handshake?: HandshakeMode;
+  /** Longest handshake line in bytes; longer closes the connection (default 255). */
+  maxHeaderSize?: number;
+  /** Milliseconds to wait for the handshake line, 0 = forever (default 60000). */
+  headerTimeout?: number;
+  /** Longest command line in bytes (default 64 KiB, as Redis's inline limit). */
+  maxLineLength?: number;
+}
+
+export interface ListenOptions {
+  port?: number;
+  host?: string;
+}
+
+export interface CloseOptions {
+  /** Milliseconds to let running commands finish before connections are cut (default 5000). */
+  timeout?: number;
+}
+
+const DEFAULT_LIMITS: ConnectionLimits = {
+  handshake: "auto",
+  maxHeaderSize: 255,
+  headerTimeout: 60_000,
+  maxLineLength: 64 * 1024,
+};
+
+function checkLimits(options: RetopyServerOptions): ConnectionLimits {
+  const limits = {
+    handshake: options.handshake ?? DEFAULT_LIMITS.handshake,
+    maxHeaderSize: options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize,
+    headerTimeout: options.headerTimeout ?? DEFAULT_LIMITS.headerTimeout,
+    maxLineLength: options.maxLineLength ?? DEFAULT_LIMITS.maxLineLength,
+  };
+  if (!["auto", "line", "none"].includes(limits.handshake)) {
+    throw new RetopyError("RETOPY_INVALID_OPTION", `handshake must be "auto", "line" or "none", not '${String(limits.handshake)}'`);
+  }
+  for (const key of ["maxHeaderSize", "headerTimeout", "maxLineLength"] as const) {
+    if (!Number.isFinite(limits[key]) || limits[key] < 0) {
+      throw new RetopyError("RETOPY_INVALID_OPTION", `${key} must be a non-negative number`);
+    }
+  }
+  return limits;
+}
+
+/**
+ * Serves an Application over TCP. Owns the listening socket, the supervisor actor and one
+ * Connection (socket + statechart + handler actor) per client.
+ */
+export class RetopyServer {
+  readonly application: Application;
+  readonly logger: Logger;
+  /** The supervisor actor: global counters and the server's running/draining/stopped state. */
+  readonly supervisor: Actor<typeof supervisorMachine>;
+  readonly #server: Server;
+  readonly #registry = new Map<string, Connection>();
+  readonly #services: ConnectionServices;
+  #closing: Promise<void> | null = null;
+
+  constructor(application: Application, options: RetopyServerOptions = {}) {
+    if (!isApplication(application)) {
+      throw new RetopyError("RETOPY_INVALID_OPTION", "RetopyServer needs an Application");
+    }
+    this.application = application;
+    this.logger = createLogger(options.logger);
+    this.supervisor = createActor(supervisorMachine, { id: "supervisor", input: { startedAt: Date.now() } });
+    this.supervisor.subscribe({ error: (error) => this.logger.error({ err: error }, "supervisor failed") });
+    this.supervisor.start();
+    const stats = new StatsBuffer(this.supervisor);
+    const server: ServerInfo = { stats: () => stats.read() };
+    this.#services = {
+      application,
+      server,
+      stats,
+      logger: this.logger,
+      limits: checkLimits(options),
+      machine: connectionMachine.provide({ actors: { handler: createHandlerActor(this.#registry) } }),
+      supervisor: this.supervisor,
+      registry: this.#registry,
+    };
+    this.#server = createServer((socket) => this.#accept(socket));
+    this.#server.on("error", (error) => this.logger.error({ err: error }, "server error"));
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  listen(port?: number, host?: string): Promise<AddressInfo>;
+  listen(options: ListenOptions): Promise<AddressInfo>;
+  listen(portOrOptions: number | ListenOptions = 8000, host?: string): Promise<AddressInfo> {
+    const options = typeof portOrOptions === "object" ? portOrOptions : { port: portOrOptions, host };
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.#server.once("error", onError);
+      this.#server.listen(options.port ?? 8000, options.host, () => {
+        this.#server.off("error", onError);
+        const address = this.#server.address() as AddressInfo;
+        this.logger.info({ address: address.address, port: address.port }, "listening");
+        resolve(address);
+      });
+    });
+  }
+
+  /** The bound address, or null before `listen`. */
+  address(): AddressInfo | null {
+    const address = this.#server.address();
+    return address && typeof address === "object" ? address : null;
+  }
+
+  /** Live connections by id. */
+  get connections(): ReadonlyMap<string, ConnectionInfo> {
+    return this.#registry;
+  }
+
+  stats(): ServerStats {
+    return this.#services.server.stats();
+  }
+
+  /**
+   * Stops accepting, lets each connection finish the commands it already received and
+   * receive their replies, then closes it; connections still busy after `timeout` are cut.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#close(options.timeout ?? 5000);
+    return this.#closing;
+  }
+
+  /** Closes every connection now, as the original `close_all_connections()` did. */
+  closeAllConnections(): void {
+    for (const connection of this.#registry.values()) connection._destroy();
+  }
+
+  async #close(timeout: number): Promise<void> {
+    const listenerClosed = new Promise<void>((resolve) => {
+      if (!this.#server.listening) return resolve();
+      this.#server.close(() => resolve());
+    });
+    this.supervisor.send({ type: "SHUTDOWN" });
+    for (const connection of this.#registry.values()) connection._drain();
+    const drained = new Promise<void>((resolve) => {
+      const check = () => this.#registry.size === 0 && this.supervisor.getSnapshot().status === "done";
+      if (check()) return resolve();
+      const subscription = this.supervisor.subscribe(() => {
+        if (check()) {
+          subscription.unsubscribe();
+          resolve();
+        }
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeout);
+    });
+    if ((await Promise.race([drained, timedOut])) === "timeout") {
+      this.logger.warn({ connections: this.#registry.size }, "close timed out; cutting connections");
+      this.closeAllConnections();
+    }
+    clearTimeout(timer);
+    await listenerClosed;
+    this.#services.stats.flush();
+    this.logger.info("server closed");
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    new Connection(socket, this.#services);
+  }
+}
