@@ -1,0 +1,140 @@
+/**
+ * Shared test helpers: a real server on 127.0.0.1 and a real TCP client that reads CRLF
+ * lines. Nothing here mocks a socket; every test talks to the server over the loopback.
+ */
+import { connect, type Socket } from "node:net";
+import { once } from "node:events";
+import { Application, RetopyServer, type RetopyServerOptions } from "../src/index.js";
+
+export interface Running {
+  server: RetopyServer;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts `app` on a free port of 127.0.0.1 with logging off (unless options say otherwise). */
+export async function startServer(app: Application, options: RetopyServerOptions = {}): Promise<Running> {
+  const server = new RetopyServer(app, { logger: false, ...options });
+  const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
+  return { server, port, close: () => server.close({ timeout: 2000 }) };
+}
+
+/** A line-oriented TCP client: what a telnet user or a simple script sees. */
+export class TextClient {
+  readonly socket: Socket;
+  #buffer = "";
+  #lines: string[] = [];
+  #waiters: Array<() => void> = [];
+  #closed = false;
+  /** Every byte received, for byte-exact assertions. */
+  raw = "";
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      this.raw += chunk;
+      this.#buffer += chunk;
+      let index: number;
+      while ((index = this.#buffer.indexOf("\r\n")) !== -1) {
+        this.#lines.push(this.#buffer.slice(0, index));
+        this.#buffer = this.#buffer.slice(index + 2);
+      }
+      this.#wake();
+    });
+    socket.on("close", () => {
+      this.#closed = true;
+      this.#wake();
+    });
+    socket.on("error", () => undefined);
+  }
+
+  static async connect(port: number, host = "127.0.0.1"): Promise<TextClient> {
+    const socket = connect(port, host);
+    await once(socket, "connect");
+    return new TextClient(socket);
+  }
+
+  /** Sends one line, CRLF-terminated. */
+  send(line: string): void {
+    this.socket.write(`${line}\r\n`);
+  }
+
+  /** Sends raw bytes as they are. */
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Resolves with the next `count` lines, or rejects after `timeoutMs`. */
+  async readLines(count: number, timeoutMs = 3000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#lines.length < count) {
+      if (this.#closed) throw new Error(`connection closed after ${this.#lines.length}/${count} lines: ${JSON.stringify(this.#lines)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${this.#lines.length}/${count} lines: ${JSON.stringify(this.#lines)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.#lines.splice(0, count);
+  }
+
+  async readLine(timeoutMs?: number): Promise<string> {
+    const [line] = await this.readLines(1, timeoutMs);
+    return line!;
+  }
+
+  /** Sends a line and returns the single line of its reply. */
+  async command(line: string): Promise<string> {
+    this.send(line);
+    return this.readLine();
+  }
+
+  /** Resolves when the server closes the connection (rejects after `timeoutMs`). */
+  async closed(timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error("connection still open");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Lines received but not read yet. */
+  get pending(): readonly string[] {
+    return this.#lines;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** Polls `predicate` until true or `timeoutMs` passes (bounded; for state that settles asynchronously). */
+export async function eventually(predicate: () => boolean, timeoutMs = 2000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
