@@ -43,6 +43,8 @@ export interface ConnectionServices {
   readonly supervisor: ActorRefFrom<SupervisorMachine>;
   /** Live connections by id; the handler actor finds its connection here. */
   readonly registry: Map<string, Connection>;
+  /** Called once the socket is fully closed and the connection left the registry. */
+  readonly released: (connection: Connection) => void;
 }
 
 const TOO_BIG_INLINE = "Protocol error: too big inline request";
@@ -78,7 +80,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   readonly encoder: ReplyEncoder = textReplyEncoder;
   readonly #socket: Socket;
   readonly #limits: ConnectionLimits;
-  readonly #registry: Map<string, Connection>;
+  readonly #services: ConnectionServices;
   readonly #reader: LineReader;
   readonly #abort = new AbortController();
   readonly #actor: Actor<ConnectionMachine>;
@@ -89,7 +91,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   constructor(socket: Socket, services: ConnectionServices) {
     this.#socket = socket;
     this.#limits = services.limits;
-    this.#registry = services.registry;
+    this.#services = services;
     this.application = services.application;
     this.server = services.server;
     this.stats = services.stats;
@@ -97,7 +99,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.remotePort = socket.remotePort;
     this.logger = services.logger.child({ connection: this.id });
     this.#reader = new LineReader(this.#limits.maxLineLength);
-    this.#registry.set(this.id, this);
+    services.registry.set(this.id, this);
 
     this.#actor = createActor(services.machine, {
       id: `connection-${this.id}`,
@@ -263,7 +265,8 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   #onSocketClose(): void {
     this.#sendClose("client_closed");
-    this.#registry.delete(this.id);
+    this.#services.registry.delete(this.id);
+    this.#services.released(this);
   }
 
   /** The machine reached `closed`: say why if the client should know, then end the socket. */

@@ -74,6 +74,8 @@ export class RetopyServer {
   readonly #registry = new Map<string, Connection>();
   readonly #services: ConnectionServices;
   #closing: Promise<void> | null = null;
+  /** Resolves `close()` once the last connection is released. */
+  #onEmpty: (() => void) | null = null;
 
   constructor(application: Application, options: RetopyServerOptions = {}) {
     if (!isApplication(application)) {
@@ -95,6 +97,9 @@ export class RetopyServer {
       machine: connectionMachine.provide({ actors: { handler: createHandlerActor(this.#registry) } }),
       supervisor: this.supervisor,
       registry: this.#registry,
+      released: () => {
+        if (this.#registry.size === 0) this.#onEmpty?.();
+      },
     };
     this.#server = createServer((socket) => this.#accept(socket));
     this.#server.on("error", (error) => this.logger.error({ err: error }, "server error"));
@@ -105,6 +110,7 @@ export class RetopyServer {
   listen(options: ListenOptions): Promise<AddressInfo>;
   listen(portOrOptions: number | ListenOptions = 8000, host?: string): Promise<AddressInfo> {
     const options = typeof portOrOptions === "object" ? portOrOptions : { port: portOrOptions, host };
+    if (this.#closing) return Promise.reject(new RetopyError("RETOPY_SERVER_STATE", "the server is closed"));
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => reject(error);
       this.#server.once("error", onError);
@@ -154,14 +160,8 @@ export class RetopyServer {
     this.supervisor.send({ type: "SHUTDOWN" });
     for (const connection of this.#registry.values()) connection._drain();
     const drained = new Promise<void>((resolve) => {
-      const check = () => this.#registry.size === 0 && this.supervisor.getSnapshot().status === "done";
-      if (check()) return resolve();
-      const subscription = this.supervisor.subscribe(() => {
-        if (check()) {
-          subscription.unsubscribe();
-          resolve();
-        }
-      });
+      if (this.#registry.size === 0) resolve();
+      else this.#onEmpty = resolve;
     });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
