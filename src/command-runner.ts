@@ -127,31 +127,33 @@ export class CommandRunner {
     if (definition.authenticated && !this.#host.isAuthenticated()) {
       return this.#complete(definition, null, new CommandError("Authorization required"), true);
     }
-    let handler: CommandHandler;
+    let handler: CommandHandler | undefined;
     let result: unknown;
     try {
       const bound = bindArguments(definition.name, definition.params, args);
-      handler = new definition.handlerClass({
+      const fresh = new definition.handlerClass({
         application: this.#host.application,
         connection: this.#host.connection,
         server: this.#host.server,
         command: { name: definition.name, args },
         arguments: bound,
       });
-      handler.initialize(definition.initializeOptions);
-      const prepared = handler.prepare();
-      result = isThenable(prepared) ? Promise.resolve(prepared).then(() => definition.invoke(handler)) : definition.invoke(handler);
+      handler = fresh;
+      fresh.initialize(definition.initializeOptions);
+      const prepared = fresh.prepare();
+      result = isThenable(prepared) ? Promise.resolve(prepared).then(() => definition.invoke(fresh)) : definition.invoke(fresh);
     } catch (error) {
-      // `handler` may be unset here (bad arguments): onFinish only runs for started commands.
-      return this.#complete(definition, handler!, error, true);
+      // No handler yet means bad arguments: onFinish only runs for commands that started.
+      return handler ? this.#finish(definition, handler, error, true) : this.#complete(definition, null, error, true);
     }
+    const started = handler;
     if (isThenable(result)) {
       return Promise.resolve(result).then(
-        (value) => this.#finish(definition, handler, value, false),
-        (error: unknown) => this.#finish(definition, handler, error, true),
+        (value) => this.#finish(definition, started, value, false),
+        (error: unknown) => this.#finish(definition, started, error, true),
       );
     }
-    return this.#finish(definition, handler, result, false);
+    return this.#finish(definition, started, result, false);
   }
 
   /** The automatic finish: the returned value is written, then `onFinish` runs. */

@@ -102,7 +102,10 @@ export class RetopyServer {
       },
     };
     this.#server = createServer((socket) => this.#accept(socket));
-    this.#server.on("error", (error) => this.logger.error({ err: error }, "server error"));
+    // Errors of a pending listen() reject it; only later ones are worth a log line.
+    this.#server.on("error", (error) => {
+      if (this.#server.listening) this.logger.error({ err: error }, "server error");
+    });
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */

@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+/**
+ * The `retopy` command: serves an Application module over TCP.
+ *
+ *   retopy serve examples/counter.ts --port 8000
+ *
+ * Exit codes: 0 clean stop, 1 runtime failure (module, options, listen, forced stop),
+ * 2 usage error. Apart from `--help`/`--version`, stdout carries only pino's JSON lines,
+ * so scripts and tests can read the bound port from the "listening" line.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, extname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { type Application, isApplication } from "./application.js";
+import { RetopyServer, type RetopyServerOptions } from "./server.js";
+
+const USAGE = `Usage:
+  retopy serve <module> [options]   serve the Application exported by <module>
+  retopy help                       show this help
+  retopy --version                  print the version
+
+<module> is a path relative to the current directory (.js, .mjs, .ts, .mts, .cts).
+Its default export is an Application or a (sync or async) function returning one;
+without a default export, a named export \`app\` is used. A named export \`options\`
+(RetopyServerOptions) applies under the flags below.
+
+Options:
+  --port <n>          TCP port, 0 picks a free one (default 8000)
+  --host <addr>       address to bind (default 127.0.0.1)
+  --log-level <lvl>   fatal, error, warn, info, debug, trace or silent (default info)
+  --handshake <mode>  auto, line or none (default auto, or the module's options)
+  -h, --help          show this help
+  -v, --version       print the version
+`;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const HANDSHAKES = ["auto", "line", "none"];
+const TS_EXTENSIONS = [".ts", ".mts", ".cts"];
+
+/**
+ * A failure that ends the process with `code` and a one-line message on stderr; usage
+ * errors add the usage text when the command line's shape is wrong, a hint otherwise.
+ */
+class CliError extends Error {
+  constructor(
+    readonly code: 1 | 2,
+    message: string,
+    readonly showUsage = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The package version. Walks up from this file because it runs from two places:
+ * dist/src/cli.js (two levels below the root) and src/cli.ts under tsx (one level).
+ */
+function readVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) {
+      const pkg = require(file) as { name?: string; version?: string };
+      if (pkg.name === "retopy" && pkg.version) return pkg.version;
+    }
+    if (dirname(dir) === dir) throw new CliError(1, "cannot find retopy's package.json");
+  }
+}
+
+function parsePort(value: string): number {
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new CliError(2, `--port must be an integer from 0 to 65535, not '${value}'`);
+  return port;
+}
+
+function oneOf(flag: string, value: string, allowed: readonly string[]): string {
+  if (!allowed.includes(value)) throw new CliError(2, `${flag} must be one of ${allowed.join(", ")}, not '${value}'`);
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (typeof value === "object") return `an object (${value.constructor?.name ?? "no prototype"})`;
+  return typeof value;
+}
+
+/**
+ * Imports the module, registering tsx first for TypeScript: the published CLI runs on
+ * plain node, so `.ts` files need a loader that only the user's devDependencies provide.
+ */
+async function importModule(specifier: string): Promise<Record<string, unknown>> {
+  const file = resolve(process.cwd(), specifier);
+  if (!existsSync(file)) throw new CliError(1, `cannot find module '${specifier}' (${file})`);
+  if (TS_EXTENSIONS.includes(extname(file))) {
+    try {
+      const { register } = await import("tsx/esm/api");
+      register();
+    } catch {
+      throw new CliError(1, "install tsx to serve TypeScript modules (npm i -D tsx)");
+    }
+  }
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new CliError(1, `cannot load '${specifier}': ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Finds the Application (and optional options) a module exports; see USAGE for the rules. */
+async function loadApplication(specifier: string): Promise<{ app: Application; options: RetopyServerOptions }> {
+  let exports = await importModule(specifier);
+  // A CommonJS module (a .cts, or a .ts in a non-"module" package) arrives as
+  // { default: module.exports }: look inside it for `default`, `app` and `options`.
+  const inner = exports.default;
+  if (inner && typeof inner === "object" && !isApplication(inner) && ("default" in inner || "app" in inner)) {
+    exports = inner as Record<string, unknown>;
+  }
+  let candidate = exports.default !== undefined ? exports.default : exports.app;
+  const source = exports.default !== undefined ? "default export" : "export 'app'";
+  if (typeof candidate === "function") {
+    try {
+      candidate = await (candidate as () => unknown)();
+    } catch (error) {
+      throw new CliError(1, `the ${source} of '${specifier}' threw: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (!isApplication(candidate)) {
+    const got = candidate === undefined && source === "export 'app'" ? "neither a default export nor an export 'app'" : `${source} is ${describe(candidate)}`;
+    throw new CliError(1, `'${specifier}' must export an Application (default export, a function returning one, or export 'app'): ${got}`);
+  }
+  const options = exports.options ?? {};
+  if (typeof options !== "object" || options === null) {
+    throw new CliError(1, `export 'options' of '${specifier}' must be an object, not ${describe(options)}`);
+  }
+  return { app: candidate, options: options as RetopyServerOptions };
+}
+
+/**
+ * Stops gracefully on SIGINT/SIGTERM (running commands finish, their replies are sent);
+ * a second signal means the user is not willing to wait, so exit 1 at once.
+ */
+function stopOnSignals(server: RetopyServer): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      server.logger.warn({ signal }, "second signal; exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    server.logger.info({ signal }, "shutting down");
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.logger.error({ err: error }, "close failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+interface ServeFlags {
+  port?: string | undefined;
+  host?: string | undefined;
+  "log-level"?: string | undefined;
+  handshake?: string | undefined;
+}
+
+async function serve(specifier: string | undefined, flags: ServeFlags): Promise<void> {
+  if (!specifier) throw new CliError(2, "serve needs a module path", true);
+  // Flags are checked before the module loads: a typo should not cost a TypeScript compile.
+  const port = parsePort(flags.port ?? "8000");
+  const host = flags.host ?? "127.0.0.1";
+  const level = flags["log-level"];
+  if (level !== undefined) oneOf("--log-level", level, LOG_LEVELS);
+  const handshake = flags.handshake;
+  if (handshake !== undefined) oneOf("--handshake", handshake, HANDSHAKES);
+
+  const { app, options } = await loadApplication(specifier);
+  // The module's options, overridden by the flags that were actually given.
+  const merged: RetopyServerOptions = { ...options };
+  if (level !== undefined || merged.logger === undefined) merged.logger = { level: level ?? "info" };
+  if (handshake !== undefined) merged.handshake = handshake as RetopyServerOptions["handshake"];
+
+  let server: RetopyServer;
+  try {
+    server = new RetopyServer(app, merged);
+  } catch (error) {
+    throw new CliError(1, error instanceof Error ? error.message : String(error));
+  }
+  try {
+    await server.listen({ port, host });
+  } catch (error) {
+    // Node's message already names the address: "listen EADDRINUSE: address already in use 127.0.0.1:8000".
+    throw new CliError(1, error instanceof Error ? error.message : `cannot listen on ${host}:${port}: ${String(error)}`);
+  }
+  stopOnSignals(server);
+}
+
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        "log-level": { type: "string" },
+        handshake: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+  } catch (error) {
+    // Unknown options and missing option values: parseArgs's message names the flag.
+    throw new CliError(2, error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseCommandLine(argv);
+  const [command, ...rest] = positionals;
+  if (values.help || command === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`${readVersion()}\n`);
+    return;
+  }
+  if (command === "serve") {
+    if (rest.length > 1) throw new CliError(2, `serve takes one module, got ${rest.length}`, true);
+    return serve(rest[0], values);
+  }
+  throw new CliError(2, command ? `unknown command '${command}'` : "missing command", true);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof CliError) {
+    const more = error.code !== 2 ? "" : error.showUsage ? `\n${USAGE}` : "run 'retopy --help' for usage\n";
+    process.stderr.write(`retopy: ${error.message}\n${more}`);
+    process.exit(error.code);
+  }
+  process.stderr.write(`retopy: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
