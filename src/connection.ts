@@ -220,9 +220,12 @@ export class Connection implements ConnectionInfo, RunnerHost {
     if (this.#actor.getSnapshot().matches("header")) {
       const header = lines[0];
       if (header === undefined) {
-        // Still no newline: refuse a handshake that outgrows its limit before it ends.
+        // Still no newline: refuse a handshake that outgrows its limit before it ends,
+        // unless `auto` mode already sees a command there (commands may be long).
         const pending = overflow ? this.#limits.maxLineLength + 1 : this.#reader.buffered;
-        if (pending > this.#limits.maxHeaderSize) this.#actor.send({ type: "HEADER", fields: {}, size: pending });
+        if (pending > this.#limits.maxHeaderSize && (overflow || !this.#pendingLineIsCommand())) {
+          this.#actor.send({ type: "HEADER", fields: {}, size: pending });
+        }
         return;
       }
       first = 1;
@@ -240,6 +243,15 @@ export class Connection implements ConnectionInfo, RunnerHost {
       this.#socket.pause(); // the reader is poisoned: stop reading, reply, then close
     }
     if (items.length > 0) this.#actor.send({ type: "COMMANDS", items });
+  }
+
+  /** In `auto` mode: does the unfinished first line start with a registered command word? */
+  #pendingLineIsCommand(): boolean {
+    if (this.#limits.handshake !== "auto") return false;
+    // A command name is a short word; the header limit bounds how far to look for its end.
+    const start = this.#reader.peek(this.#limits.maxHeaderSize + 1).toString("latin1");
+    const word = /^\s*(\S+)\s/.exec(start)?.[1];
+    return word !== undefined && this.application.lookup(word) !== undefined;
   }
 
   /** Turns the first line into a HEADER event, or, in `auto` mode, into a first command. */

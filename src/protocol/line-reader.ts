@@ -55,6 +55,11 @@ export class LineReader {
   }
 
   /** True once an overflow happened; every later push reports overflow. */
+  /** The first `max` bytes of the pending (unterminated) line, copied. */
+  peek(max: number): Buffer {
+    return Buffer.concat(this.#tail, Math.min(max, this.#tailLength));
+  }
+
   get poisoned(): boolean {
     return this.#poisoned;
   }
