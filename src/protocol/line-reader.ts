@@ -23,9 +23,8 @@ export interface LineBatch {
 
 export class LineReader {
   /**
-   * Longest accepted line, in bytes, terminator excluded. Public and mutable
-   * because the connection uses a smaller limit for the handshake line; it is
-   * read at every push, so a change applies from the next push on.
+   * Longest accepted line, in bytes, terminator excluded. Read at every push,
+   * so a change applies from the next push on.
    */
   maxLineLength: number;
 
@@ -54,12 +53,12 @@ export class LineReader {
     return this.#tailLength;
   }
 
-  /** True once an overflow happened; every later push reports overflow. */
   /** The first `max` bytes of the pending (unterminated) line, copied. */
   peek(max: number): Buffer {
     return Buffer.concat(this.#tail, Math.min(max, this.#tailLength));
   }
 
+  /** True once an overflow happened; every later push reports overflow. */
   get poisoned(): boolean {
     return this.#poisoned;
   }
