@@ -86,7 +86,15 @@ export class CommandRunner {
       const pending = this.#runItem(item);
       if (pending) {
         this.#flush();
-        pending.then(() => this.#drain());
+        // `pending` settles through #finish/#complete, which catch everything; the rejection
+        // branch is a last guard so a bug there can never stall the queue silently.
+        pending.then(
+          () => this.#drain(),
+          (error: unknown) => {
+            this.#host.connection.logger.error({ err: error }, "command runner failed");
+            this.#drain();
+          },
+        );
         return;
       }
       if (this.#host.closeRequested) break;
