@@ -2,10 +2,10 @@
  * The built-in commands over real TCP: `commands`, `help`, `stats` and `quit`, the
  * `defaultHandlers` switch, and a user command taking a built-in's name.
  */
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, CommandError, CommandHandler, command, parameter } from "../src/index.js";
-import { eventually, type Running, startServer, TextClient } from "./support.js";
+import { eventually, type TextClient, useTestBed } from "./support.js";
 
 class Store extends CommandHandler {
   static readonly data = new Map<string, number>();
@@ -87,23 +87,8 @@ function parseStats(lines: readonly string[]): Map<string, number> {
 }
 
 describe("built-in commands", () => {
-  const running: Running[] = [];
-  const clients: TextClient[] = [];
-  const serve = async (app: Application): Promise<number> => {
-    const r = await startServer(app);
-    running.push(r);
-    return r.port;
-  };
-  const open = async (port: number): Promise<TextClient> => {
-    const client = await TextClient.connect(port);
-    clients.push(client);
-    return client;
-  };
-
-  after(async () => {
-    for (const client of clients) client.close();
-    await Promise.all(running.map((r) => r.close()));
-  });
+  const bed = useTestBed();
+  const { serve, open } = bed;
 
   it("`commands` lists every command with its parameters: the user's first, then the built-ins", async () => {
     const client = await open(await serve(new Application([Store])));
@@ -205,7 +190,7 @@ describe("built-in commands", () => {
     let total = -1;
     await eventually(
       () => {
-        const s = running[running.length - 1]!.server.stats();
+        const s = bed.servers[bed.servers.length - 1]!.server.stats();
         current = s.connectionsCurrent;
         total = s.connectionsTotal;
         return current === 1;

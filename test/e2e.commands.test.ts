@@ -3,10 +3,10 @@
  * handler lifecycle, `app.command(...)`, and the text protocol's quoting and line endings.
  * Handlers are declared here with the standard (TC39) decorators.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, CommandError, CommandHandler, command, parameter, RetopyError } from "../src/index.js";
-import { type Running, startServer, TextClient } from "./support.js";
+import { type Running, type TextClient, useTestBed } from "./support.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -250,26 +250,20 @@ function buildApp(settings: { debug?: boolean } = {}): Application {
 }
 
 describe("commands over TCP", () => {
+  const bed = useTestBed();
   let running: Running;
   let debugRunning: Running;
-  const clients: TextClient[] = [];
 
   /** A client past the handshake: `ping` as first line is a command (auto handshake). */
   const open = async (port = running.port): Promise<TextClient> => {
-    const client = await TextClient.connect(port);
-    clients.push(client);
+    const client = await bed.open(port);
     assert.equal(await client.command("ping"), "+PONG");
     return client;
   };
 
   before(async () => {
-    running = await startServer(buildApp());
-    debugRunning = await startServer(buildApp({ debug: true }));
-  });
-
-  after(async () => {
-    for (const client of clients) client.close();
-    await Promise.all([running.close(), debugRunning.close()]);
+    running = await bed.start(buildApp());
+    debugRunning = await bed.start(buildApp({ debug: true }));
   });
 
   it("matches command names case-insensitively", async () => {
@@ -528,8 +522,7 @@ describe("commands over TCP", () => {
   });
 
   it("accepts LF-only line endings", async () => {
-    const client = await TextClient.connect(running.port);
-    clients.push(client);
+    const client = await bed.open(running.port);
     client.write("ping\nincrement lf\npair a b\n");
     assert.deepEqual(await client.readLines(3), ["+PONG", "1", "a|b"]);
     assert.equal(client.raw, "+PONG\r\n1\r\na|b\r\n");

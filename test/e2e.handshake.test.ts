@@ -3,10 +3,10 @@
  * `auto`, `line` and `none` handshakes, header fields, header size and timeout limits,
  * the state a command sees, and the inline line-length limit.
  */
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, CommandHandler, type HandlerClass, parameter, type RetopyServerOptions } from "../src/index.js";
-import { type Running, startServer, TextClient } from "./support.js";
+import { useTestBed } from "./support.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -70,24 +70,10 @@ class NoHeaderCommand extends CommandHandler {
 }
 
 describe("handshake and protocol limits", () => {
-  const running: Running[] = [];
-  const clients: TextClient[] = [];
+  const { serve: serveApp, open } = useTestBed();
 
-  const serve = async (options: RetopyServerOptions = {}, handlers: HandlerClass[] = [Handshake]): Promise<number> => {
-    const r = await startServer(new Application(handlers), options);
-    running.push(r);
-    return r.port;
-  };
-  const open = async (port: number): Promise<TextClient> => {
-    const client = await TextClient.connect(port);
-    clients.push(client);
-    return client;
-  };
-
-  after(async () => {
-    for (const client of clients) client.close();
-    await Promise.all(running.map((r) => r.close()));
-  });
+  const serve = (options: RetopyServerOptions = {}, handlers: HandlerClass[] = [Handshake]): Promise<number> =>
+    serveApp(new Application(handlers), options);
 
   describe("auto (default)", () => {
     it("a first line that is a command runs at once", async () => {

@@ -3,10 +3,10 @@
  * order; state changes (login) seen by the very next pipelined command; per-connection
  * isolation; and a client that leaves in the middle of an async command.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, authenticated, CommandError, CommandHandler, parameter } from "../src/index.js";
-import { eventually, type Running, startServer, TextClient } from "./support.js";
+import { eventually, type Running, type TextClient, useTestBed } from "./support.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -93,21 +93,12 @@ class Pipeline extends CommandHandler {
 }
 
 describe("pipelining", () => {
+  const bed = useTestBed();
   let running: Running;
-  const clients: TextClient[] = [];
-  const open = async (): Promise<TextClient> => {
-    const client = await TextClient.connect(running.port);
-    clients.push(client);
-    return client;
-  };
+  const open = (): Promise<TextClient> => bed.open(running.port);
 
   before(async () => {
-    running = await startServer(new Application([Pipeline]));
-  });
-
-  after(async () => {
-    for (const client of clients) client.close();
-    await running.close();
+    running = await bed.start(new Application([Pipeline]));
   });
 
   it("answers 1,000 commands sent in one write in exact order, sync and async mixed", async () => {
@@ -187,7 +178,7 @@ describe("pipelining", () => {
     assert.equal(await staying.command("slow stay 10"), "finished stay");
     assert.ok(slowEvents.includes("timeout:stay") && !slowEvents.includes("aborted:stay"));
     assert.equal(await staying.command("ping"), "+PONG");
-    const stillOpen = clients.filter((c) => !c.isClosed).length;
+    const stillOpen = bed.clients.filter((c) => !c.isClosed).length;
     await eventually(() => running.server.stats().connectionsCurrent === stillOpen, 2000, "the left connection to be counted closed");
   });
 });

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RetopyServer } from "retopy";
 import { app } from "../examples/counter.js";
-import { TextClient } from "./support.js";
+import { type TextClient, useTestBed } from "./support.js";
 
 /** The session as the README shows it: what is typed, and what the server answers. */
 const SESSION: ReadonlyArray<readonly [line: string, reply: string | null]> = [
@@ -42,15 +42,12 @@ async function rawLength(client: TextClient, length: number, timeoutMs = 3000): 
 }
 
 describe("README telnet session (examples/counter.ts served from dist)", () => {
+  // Only the clients go through the bed: the server is the dist one, started and closed below.
+  const bed = useTestBed();
   let server: RetopyServer;
   let port: number;
-  const clients: TextClient[] = [];
 
-  const open = async (): Promise<TextClient> => {
-    const client = await TextClient.connect(port);
-    clients.push(client);
-    return client;
-  };
+  const open = (): Promise<TextClient> => bed.open(port);
 
   /** Deletes the session's counters over a separate connection (`rem` as first line is a command). */
   const reset = async (): Promise<void> => {
@@ -64,10 +61,8 @@ describe("README telnet session (examples/counter.ts served from dist)", () => {
     ({ port } = await server.listen({ port: 0, host: "127.0.0.1" }));
   });
 
-  after(async () => {
-    for (const client of clients) client.close();
-    await server.close({ timeout: 2000 });
-  });
+  // Registered after the bed's hook, so it runs after the clients are closed.
+  after(() => server.close({ timeout: 2000 }));
 
   it("replays the session one line per packet, byte for byte", async () => {
     await reset();

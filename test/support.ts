@@ -4,6 +4,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { once } from "node:events";
+import { after } from "node:test";
 import { Application, RetopyServer, type RetopyServerOptions } from "../src/index.js";
 
 export interface Running {
@@ -17,6 +18,49 @@ export async function startServer(app: Application, options: RetopyServerOptions
   const server = new RetopyServer(app, { logger: false, ...options });
   const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
   return { server, port, close: () => server.close({ timeout: 2000 }) };
+}
+
+/** Servers and clients that close themselves when the suite that made them ends. */
+export interface TestBed {
+  /** Starts `app` as {@link startServer} does. */
+  start(app: Application, options?: RetopyServerOptions): Promise<Running>;
+  /** Starts `app` as {@link startServer} does and resolves with its port. */
+  serve(app: Application, options?: RetopyServerOptions): Promise<number>;
+  /** Connects a {@link TextClient} to `port` on 127.0.0.1. */
+  open(port: number): Promise<TextClient>;
+  /** Every server started so far, in order. */
+  readonly servers: readonly Running[];
+  /** Every client opened so far, in order. */
+  readonly clients: readonly TextClient[];
+}
+
+/**
+ * Call inside a `describe`: registers that suite's `after` hook, which closes every client
+ * opened through the bed, then every server started through it.
+ */
+export function useTestBed(): TestBed {
+  const servers: Running[] = [];
+  const clients: TextClient[] = [];
+  after(async () => {
+    for (const client of clients) client.close();
+    await Promise.all(servers.map((r) => r.close()));
+  });
+  const start = async (app: Application, options?: RetopyServerOptions): Promise<Running> => {
+    const r = await startServer(app, options);
+    servers.push(r);
+    return r;
+  };
+  return {
+    start,
+    serve: async (app, options) => (await start(app, options)).port,
+    open: async (port) => {
+      const client = await TextClient.connect(port);
+      clients.push(client);
+      return client;
+    },
+    servers,
+    clients,
+  };
 }
 
 /** A line-oriented TCP client: what a telnet user or a simple script sees. */
