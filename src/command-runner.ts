@@ -3,6 +3,7 @@ import type { Application, CommandDefinition } from "./application.js";
 import { bindArguments } from "./command-spec.js";
 import { CommandError } from "./errors.js";
 import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
+import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import type { ErrorReply, ReplyEncoder } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
 
@@ -16,7 +17,7 @@ export interface RunnerHost {
   /** Asks the connection's statechart whether `@authenticated` commands may run now. */
   isAuthenticated(): boolean;
   /** Writes encoded replies to the client. */
-  send(output: string): void;
+  send(output: OutputChunk | OutputChunk[]): void;
   /** True once the connection should close after the command that is running. */
   readonly closeRequested: boolean;
   /** Closes after the running command's reply; what is queued behind it is dropped. */
@@ -50,7 +51,7 @@ export class CommandRunner {
   #head = 0;
   #draining = false;
   #stopped = false;
-  #output = "";
+  readonly #output = new ReplyOutput();
 
   constructor(host: RunnerHost) {
     this.#host = host;
@@ -107,14 +108,12 @@ export class CommandRunner {
   }
 
   #flush(): void {
-    if (this.#output.length === 0 || this.#stopped) return;
-    const output = this.#output;
-    this.#output = "";
-    this.#host.send(output);
+    if (this.#output.empty || this.#stopped) return;
+    this.#host.send(this.#output.take());
   }
 
   #replyError(error: ErrorReply): void {
-    this.#output += this.#host.encoder.encodeError(error);
+    this.#host.encoder.encodeError(error, this.#output);
   }
 
   /** Runs one parsed item; returns a promise only when it went async. */
@@ -193,7 +192,7 @@ export class CommandRunner {
     }
     const replies = handler && handler._replies.length > 0 ? handler._replies : NO_OUTPUT;
     try {
-      this.#output += this.#host.encoder.encodeValues(replies);
+      this.#host.encoder.encodeValues(replies, this.#output);
     } catch (error) {
       this.#replyError(this.#errorReply(definition, error));
     }

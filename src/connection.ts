@@ -19,6 +19,7 @@ import type { ConnectionInfo, ConnectionState, ServerInfo } from "./handler.js";
 import { parseHeader } from "./protocol/header.js";
 import { LineReader } from "./protocol/line-reader.js";
 import { splitArgs, UNBALANCED_QUOTES } from "./protocol/split-args.js";
+import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { textReplyEncoder } from "./protocol/text-reply.js";
 import type { ReplyEncoder } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
@@ -184,8 +185,16 @@ export class Connection implements ConnectionInfo, RunnerHost {
     return mayRunAuthenticated(this.#actor.getSnapshot());
   }
 
-  send(output: string): void {
-    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(output);
+  send(output: OutputChunk | OutputChunk[]): void {
+    if (this.#socket.destroyed || !this.#socket.writable) return;
+    if (!Array.isArray(output)) {
+      this.#socket.write(output);
+      return;
+    }
+    // Binary replies come as several chunks: cork so they still leave in one write.
+    this.#socket.cork();
+    for (const chunk of output) this.#socket.write(chunk);
+    this.#socket.uncork();
   }
 
   closeNow(): void {
@@ -285,10 +294,16 @@ export class Connection implements ConnectionInfo, RunnerHost {
   #teardown(reason: CloseReason): void {
     this.#abort.abort();
     this.logger.info({ reason }, "connection closed");
-    if (reason === "header_too_large") {
-      this.send(this.encoder.encodeError({ code: "ERR", message: `Protocol error: header too large (max ${this.#limits.maxHeaderSize} bytes)` }));
-    } else if (reason === "header_timeout") {
-      this.send(this.encoder.encodeError({ code: "ERR", message: "Protocol error: header timeout" }));
+    const message =
+      reason === "header_too_large"
+        ? `Protocol error: header too large (max ${this.#limits.maxHeaderSize} bytes)`
+        : reason === "header_timeout"
+          ? "Protocol error: header timeout"
+          : null;
+    if (message) {
+      const out = new ReplyOutput();
+      this.encoder.encodeError({ code: "ERR", message }, out);
+      this.send(out.take());
     }
     if (reason === "client_closed" || reason === "socket_error") this.#socket.destroy();
     // Flush what is owed, then release the socket even if the peer never closes its side.

@@ -24,6 +24,7 @@ export { authenticated, command, parameter } from "./decorators.js";
 export type { CommandOptions, ParameterOptions, ParameterSpec, ParameterType } from "./command-spec.js";
 export { CommandError, InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
 export type { RetopyErrorCode } from "./errors.js";
+export { Status, status, Verbatim, verbatim } from "./reply.js";
 export type { ReplyValue } from "./reply.js";
 export { RetopyServer } from "./server.js";
 export type { CloseOptions, ListenOptions, RetopyServerOptions } from "./server.js";

@@ -1,4 +1,5 @@
-import type { ErrorReply, ReplyEncoder, ReplyValue } from "../reply.js";
+import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim } from "../reply.js";
+import type { ReplyOutput } from "./reply-output.js";
 
 /**
  * The text protocol's replies, as the original retopy wrote them for telnet users: every
@@ -30,6 +31,8 @@ function scalarText(value: ReplyValue): string {
   }
   if (value instanceof Uint8Array) return normalizeLines(Buffer.from(value).toString("utf8"));
   if (value instanceof Error) return `-ERR ${normalizeLines(value.message)}`;
+  if (value instanceof Status) return `+${value.text}`;
+  if (value instanceof Verbatim) return normalizeLines(value.text);
   return normalizeLines(String(value));
 }
 
@@ -37,6 +40,11 @@ function appendValue(lines: string[], value: ReplyValue): void {
   if (Array.isArray(value)) {
     if (value.length === 0) lines.push("(empty)");
     for (const item of value as readonly ReplyValue[]) appendValue(lines, item);
+    return;
+  }
+  if (value instanceof Set) {
+    if (value.size === 0) lines.push("(empty)");
+    for (const item of value as ReadonlySet<ReplyValue>) appendValue(lines, item);
     return;
   }
   if (value instanceof Map) {
@@ -71,19 +79,24 @@ function isPlainObject(value: ReplyValue): value is { readonly [key: string]: Re
 }
 
 export const textReplyEncoder: ReplyEncoder = {
-  encodeValues(values: readonly ReplyValue[]): string {
+  encodeValues(values: readonly ReplyValue[], out: ReplyOutput): void {
     // Fast path: one scalar write, the common case for counters and pings.
     if (values.length === 1) {
       const only = values[0];
       if (typeof only === "number" || (typeof only === "string" && !only.includes("\n") && !only.includes("\r"))) {
-        return `${only}${CRLF}`;
+        out.text(`${only}${CRLF}`);
+        return;
       }
     }
     const lines: string[] = [];
     for (const value of values) appendValue(lines, value);
-    return lines.join(CRLF) + CRLF;
+    out.text(lines.join(CRLF) + CRLF);
   },
-  encodeError(error: ErrorReply): string {
-    return `-${error.code} ${normalizeLines(error.message).replace(/\r\n/g, " ")}${CRLF}`;
+  encodeError(error: ErrorReply, out: ReplyOutput): void {
+    out.text(`-${error.code} ${normalizeLines(error.message).replace(/\r\n/g, " ")}${CRLF}`);
+  },
+  encodePush(values: readonly ReplyValue[], out: ReplyOutput): void {
+    // A push is one line in a terminal: `message news hello`.
+    out.text(`${values.map(inlineText).join(" ")}${CRLF}`);
   },
 };

@@ -1,0 +1,41 @@
+/**
+ * Where encoders put reply bytes. Replies are mostly ASCII, so they are gathered in one
+ * string and written with a single socket write per batch; a binary value (a Buffer reply
+ * in RESP) is kept as bytes so it reaches the client unchanged.
+ */
+export type OutputChunk = string | Buffer;
+
+export class ReplyOutput {
+  #text = "";
+  #chunks: OutputChunk[] | null = null;
+
+  /** Appends ASCII/UTF-8 protocol text. */
+  text(value: string): void {
+    this.#text += value;
+  }
+
+  /** Appends raw bytes, byte for byte. */
+  bytes(value: Uint8Array): void {
+    this.#chunks ??= [];
+    if (this.#text.length > 0) {
+      this.#chunks.push(this.#text);
+      this.#text = "";
+    }
+    this.#chunks.push(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+
+  get empty(): boolean {
+    return this.#text.length === 0 && this.#chunks === null;
+  }
+
+  /** Everything appended so far (one string in the common case), and resets. */
+  take(): OutputChunk | OutputChunk[] {
+    const text = this.#text;
+    this.#text = "";
+    if (this.#chunks === null) return text;
+    const chunks = this.#chunks;
+    this.#chunks = null;
+    if (text.length > 0) chunks.push(text);
+    return chunks;
+  }
+}
