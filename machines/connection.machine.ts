@@ -15,9 +15,12 @@ import type { supervisorMachine } from "./supervisor.machine.js";
  * costs about 1.5 µs, so sending per command would dominate a pipelined workload.
  */
 
-/** One item parsed from the wire: a command's words, or a protocol error to report in order. */
+/**
+ * One item parsed from the wire: a command's words (strings, or raw bytes for binary RESP
+ * arguments), or a protocol error to report in order.
+ */
 export type ParsedItem =
-  | { readonly argv: readonly string[] }
+  | { readonly argv: readonly (string | Buffer)[] }
   | { readonly error: string; readonly close: boolean };
 
 export type CloseReason =
@@ -30,6 +33,9 @@ export type CloseReason =
   | "socket_error";
 
 export type HandshakeMode = "auto" | "line" | "none";
+
+/** What the client speaks: telnet-style text, or Redis's RESP2/RESP3. */
+export type WireProtocol = "text" | "resp2" | "resp3";
 
 export interface ConnectionInput {
   readonly id: string;
@@ -49,6 +55,7 @@ export interface ConnectionContext {
   readonly headerTimeout: number;
   readonly header: Readonly<Record<string, string>> | null;
   readonly user: string | null;
+  readonly protocol: WireProtocol;
   readonly closeReason: CloseReason | null;
   readonly supervisor: ActorRefFrom<typeof supervisorMachine>;
 }
@@ -60,6 +67,8 @@ export type ConnectionEvent =
   | { type: "HEADER_IMPLICIT" }
   /** Everything parsed from one network read. */
   | { type: "COMMANDS"; items: readonly ParsedItem[] }
+  /** The client's protocol was detected (`*` first byte, a `proto=` header token) or switched (HELLO). */
+  | { type: "PROTOCOL"; protocol: WireProtocol }
   | { type: "LOGIN"; user: string }
   | { type: "LOGOUT" }
   | { type: "CLOSE"; reason: CloseReason };
@@ -92,6 +101,9 @@ export const connectionMachine = setup({
     assignEmptyHeader: assign({ header: () => ({}) }),
     assignUser: assign({ user: ({ event, context }) => (event.type === "LOGIN" ? event.user : context.user) }),
     clearUser: assign({ user: () => null }),
+    assignProtocol: assign({
+      protocol: ({ event, context }) => (event.type === "PROTOCOL" ? event.protocol : context.protocol),
+    }),
     assignCloseReason: assign({
       closeReason: (_, params: { reason: CloseReason }) => params.reason,
     }),
@@ -124,6 +136,7 @@ export const connectionMachine = setup({
     headerTimeout: input.headerTimeout,
     header: null,
     user: null,
+    protocol: "text",
     closeReason: null,
     supervisor: input.supervisor,
   }),
@@ -131,6 +144,7 @@ export const connectionMachine = setup({
   initial: "header",
   on: {
     CLOSE: { target: ".closed", actions: "assignCloseReasonFromEvent" },
+    PROTOCOL: { actions: "assignProtocol" },
   },
   states: {
     header: {

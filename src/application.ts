@@ -8,7 +8,7 @@ import {
 } from "./command-spec.js";
 import { commandMetadataOf } from "./decorators.js";
 import { RetopyError } from "./errors.js";
-import { CommandHandler, type HandlerClass } from "./handler.js";
+import { CommandHandler, type ConnectionInfo, type HandlerClass } from "./handler.js";
 
 /** A handler class, optionally with the options its `initialize(options)` receives. */
 export type HandlerEntry =
@@ -21,7 +21,20 @@ export interface ApplicationSettings {
   defaultHandlers?: boolean;
   /** Put the message of unexpected errors in the reply instead of `Internal Server Error`. */
   debug?: boolean;
+  /**
+   * Checks credentials for the built-in `AUTH`, `HELLO ... AUTH` and a header `auth=user:pass`
+   * token; an app's own login command can call it too. Resolve true (or the user name to log
+   * in as) to accept. Without it, AUTH is refused.
+   */
+  authenticate?: AuthenticateFunction;
 }
+
+/** The application's credential check; see `ApplicationSettings.authenticate`. */
+export type AuthenticateFunction = (
+  user: string,
+  password: string,
+  connection: ConnectionInfo,
+) => boolean | string | Promise<boolean | string>;
 
 /** A mounted command: what dispatch, `commands` and `help` need to know. */
 export interface CommandDefinition {
@@ -61,7 +74,7 @@ export function isApplication(value: unknown): value is Application {
  * application can be served on several ports or driven without sockets.
  */
 export class Application {
-  readonly settings: Readonly<Required<ApplicationSettings>>;
+  readonly settings: Readonly<Required<Omit<ApplicationSettings, "authenticate">> & Pick<ApplicationSettings, "authenticate">>;
   readonly [APPLICATION_BRAND] = true;
   // A Map, not an object: `constructor` or `__proto__` on the wire must never reach a member.
   readonly #commands = new Map<string, CommandDefinition>();
@@ -70,6 +83,7 @@ export class Application {
     this.settings = Object.freeze({
       defaultHandlers: settings.defaultHandlers ?? true,
       debug: settings.debug ?? false,
+      authenticate: settings.authenticate,
     });
     for (const entry of handlers) {
       if (typeof entry === "function") this.addHandler(entry);

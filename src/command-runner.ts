@@ -124,7 +124,9 @@ export class CommandRunner {
       if (item.close) this.#host.requestClose("protocol_error");
       return;
     }
-    const [name = "", ...args] = item.argv;
+    const first = item.argv[0] ?? "";
+    const name = typeof first === "string" ? first : first.toString("utf8");
+    const args = item.argv.slice(1);
     const definition = this.#host.application.lookup(name);
     if (!definition) {
       this.#replyError({ code: "ERR", message: `unknown command '${name.length > 128 ? `${name.slice(0, 128)}...` : name}'` });
@@ -132,7 +134,12 @@ export class CommandRunner {
       return;
     }
     if (definition.authenticated && !this.#host.isAuthenticated()) {
-      return this.#complete(definition, null, new CommandError("Authorization required"), true);
+      // Redis clients understand NOAUTH; telnet users get the original retopy wording.
+      const refusal =
+        this.#host.connection.protocol === "text"
+          ? new CommandError("Authorization required")
+          : new CommandError("Authentication required.", "NOAUTH");
+      return this.#complete(definition, null, refusal, true);
     }
     let handler: CommandHandler | undefined;
     let result: unknown;

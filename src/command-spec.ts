@@ -1,7 +1,13 @@
 import { InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
 
-/** Built-in argument types, or any function that converts the raw string (and may throw). */
-export type ParameterType = "string" | "int" | "float" | "boolean" | ((raw: string) => unknown);
+/**
+ * Built-in argument types, or any function that converts the raw string (and may throw).
+ * `buffer` keeps the argument's raw bytes (binary-safe over RESP).
+ */
+export type ParameterType = "string" | "int" | "float" | "boolean" | "buffer" | ((raw: string) => unknown);
+
+/** An argument as it came off the wire: text, or raw bytes from a RESP bulk string. */
+export type RawArgument = string | Buffer;
 
 /** One positional argument of a command, as given to `@parameter(...)` or `app.command(...)`. */
 export interface ParameterOptions {
@@ -64,7 +70,7 @@ export function validateParameters(command: string, params: readonly ParameterOp
     }
     sawOptional ||= optional;
     const type = param.type ?? "string";
-    if (typeof type !== "function" && !["string", "int", "float", "boolean"].includes(type)) {
+    if (typeof type !== "function" && !["string", "int", "float", "boolean", "buffer"].includes(type)) {
       throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': parameter '${param.name}' has unknown type '${String(type)}'`);
     }
     return { name: param.name, type, help: param.help ?? "", optional, default: param.default, variadic };
@@ -81,7 +87,9 @@ export function formatUsage(name: string, params: readonly ParameterSpec[]): str
   return parts.join(" ");
 }
 
-function convert(command: string, param: ParameterSpec, raw: string): unknown {
+function convert(command: string, param: ParameterSpec, rawArgument: RawArgument): unknown {
+  if (param.type === "buffer") return typeof rawArgument === "string" ? Buffer.from(rawArgument) : rawArgument;
+  const raw = typeof rawArgument === "string" ? rawArgument : rawArgument.toString("utf8");
   const fail = (expected: string): never => {
     throw new InvalidArgumentError(
       param.name,
@@ -120,7 +128,7 @@ function convert(command: string, param: ParameterSpec, raw: string): unknown {
  * Matches the client's words to the declared parameters and converts them. Throws a
  * `MissingArgumentError` or `InvalidArgumentError` naming the argument, which becomes the reply.
  */
-export function bindArguments(command: string, params: readonly ParameterSpec[], args: readonly string[]): BoundArguments {
+export function bindArguments(command: string, params: readonly ParameterSpec[], args: readonly RawArgument[]): BoundArguments {
   const bound = new Map<string, unknown>();
   let i = 0;
   for (const param of params) {
@@ -143,7 +151,7 @@ export function bindArguments(command: string, params: readonly ParameterSpec[],
   if (i < args.length) {
     throw new InvalidArgumentError(
       params.length === 0 ? command : params[params.length - 1]!.name,
-      `wrong number of arguments for '${command}': unexpected '${args[i]}' (usage: ${formatUsage(command, params)})`,
+      `wrong number of arguments for '${command}': unexpected '${String(args[i]).slice(0, 64)}' (usage: ${formatUsage(command, params)})`,
     );
   }
   return bound;

@@ -11,14 +11,16 @@ import {
   type HandshakeMode,
   mayRunAuthenticated,
   type ParsedItem,
+  type WireProtocol,
 } from "../machines/connection.machine.js";
 import type { SupervisorMachine } from "../machines/supervisor.machine.js";
 import type { Application } from "./application.js";
 import { CommandRunner, type RunnerHost } from "./command-runner.js";
 import type { ConnectionInfo, ConnectionState, ServerInfo } from "./handler.js";
 import { parseHeader } from "./protocol/header.js";
-import { LineReader } from "./protocol/line-reader.js";
-import { splitArgs, UNBALANCED_QUOTES } from "./protocol/split-args.js";
+import { RequestDecoder } from "./protocol/request-decoder.js";
+import { respReplyEncoder } from "./protocol/resp-reply.js";
+import { splitArgs } from "./protocol/split-args.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { textReplyEncoder } from "./protocol/text-reply.js";
 import type { ReplyEncoder } from "./reply.js";
@@ -30,6 +32,8 @@ export interface ConnectionLimits {
   readonly maxHeaderSize: number;
   readonly headerTimeout: number;
   readonly maxLineLength: number;
+  readonly maxBulkLength: number;
+  readonly maxArgs: number;
 }
 
 /** What the server shares with each of its connections. */
@@ -44,11 +48,15 @@ export interface ConnectionServices {
   readonly supervisor: ActorRefFrom<SupervisorMachine>;
   /** Live connections by id; the handler actor finds its connection here. */
   readonly registry: Map<string, Connection>;
+  /** Server-wide counters: `clientIds` numbers connections for CLIENT ID. */
+  readonly counters: { clientIds: number };
   /** Called once the socket is fully closed and the connection left the registry. */
   readonly released: (connection: Connection) => void;
 }
 
-const TOO_BIG_INLINE = "Protocol error: too big inline request";
+const STAR = 0x2a;
+const LF = 0x0a;
+const CR = 0x0d;
 
 /**
  * The handler actor of `machines/connection.machine.ts`, one per connection: it lives while
@@ -72,17 +80,22 @@ export function createHandlerActor(registry: ReadonlyMap<string, Connection>) {
  */
 export class Connection implements ConnectionInfo, RunnerHost {
   readonly id: string = nanoid();
+  readonly clientId: number;
+  clientName: string | null = null;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   readonly logger: Logger;
   readonly application: Application;
   readonly server: ServerInfo;
   readonly stats: StatsBuffer;
-  readonly encoder: ReplyEncoder = textReplyEncoder;
+  encoder: ReplyEncoder = textReplyEncoder;
   readonly #socket: Socket;
   readonly #limits: ConnectionLimits;
   readonly #services: ConnectionServices;
-  readonly #reader: LineReader;
+  readonly #decoder: RequestDecoder;
+  /** The handshake line while it is still arriving. */
+  #headerBytes: Buffer | null = null;
+  #sawData = false;
   readonly #abort = new AbortController();
   readonly #actor: Actor<ConnectionMachine>;
   #runner: CommandRunner | null = null;
@@ -93,13 +106,14 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.#socket = socket;
     this.#limits = services.limits;
     this.#services = services;
+    this.clientId = ++services.counters.clientIds;
     this.application = services.application;
     this.server = services.server;
     this.stats = services.stats;
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     this.logger = services.logger.child({ connection: this.id });
-    this.#reader = new LineReader(this.#limits.maxLineLength);
+    this.#decoder = new RequestDecoder("text", this.#limits);
     services.registry.set(this.id, this);
 
     this.#actor = createActor(services.machine, {
@@ -155,6 +169,17 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  get protocol(): WireProtocol {
+    return this.#actor.getSnapshot().context.protocol;
+  }
+
+  /** Switches the replies (and RESP request parsing) to `protocol`, e.g. for HELLO 3. */
+  setProtocol(protocol: WireProtocol): void {
+    this.encoder = protocol === "text" ? textReplyEncoder : respReplyEncoder(protocol === "resp3" ? 3 : 2);
+    this.#decoder.format = protocol === "text" ? "text" : "resp";
+    if (this.#actor.getSnapshot().status === "active") this.#actor.send({ type: "PROTOCOL", protocol });
   }
 
   /** Closes after the reply of the running command; commands queued behind it are dropped. */
@@ -223,59 +248,66 @@ export class Connection implements ConnectionInfo, RunnerHost {
   // ---- bytes in ----------------------------------------------------------------------------
 
   #onData(chunk: Buffer): void {
-    const { lines, overflow } = this.#reader.push(chunk);
-    let first = 0;
     const items: ParsedItem[] = [];
-    if (this.#actor.getSnapshot().matches("header")) {
-      const header = lines[0];
-      if (header === undefined) {
-        // Still no newline: refuse a handshake that outgrows its limit before it ends,
-        // unless `auto` mode already sees a command there (commands may be long).
-        const pending = overflow ? this.#limits.maxLineLength + 1 : this.#reader.buffered;
-        if (pending > this.#limits.maxHeaderSize && (overflow || !this.#pendingLineIsCommand())) {
-          this.#actor.send({ type: "HEADER", fields: {}, size: pending });
-        }
-        return;
+    let data: Buffer | null = chunk;
+    if (!this.#sawData) {
+      this.#sawData = true;
+      // RESP clients (redis-cli, ioredis, redis-benchmark) open with a multibulk request;
+      // that request is their implicit header.
+      if (chunk[0] === STAR) {
+        this.setProtocol("resp2");
+        if (this.#actor.getSnapshot().matches("header")) this.#actor.send({ type: "HEADER_IMPLICIT" });
       }
-      first = 1;
-      const command = this.#acceptHeader(header);
-      if (command) items.push(command);
-      if (!this.#actor.getSnapshot().matches("open")) return;
     }
-    for (let i = first; i < lines.length; i++) {
-      const argv = splitArgs(lines[i]!);
-      if (argv === null) items.push({ error: UNBALANCED_QUOTES, close: false });
-      else if (argv.length > 0) items.push({ argv });
-    }
-    if (overflow) {
-      items.push({ error: TOO_BIG_INLINE, close: true });
-      this.#socket.pause(); // the reader is poisoned: stop reading, reply, then close
-    }
+    if (this.#actor.getSnapshot().matches("header")) data = this.#handshake(chunk);
+    if (data !== null) this.#decoder.push(data, items);
+    if (this.#decoder.poisoned) this.#socket.pause(); // stop reading; reply, then close
     if (items.length > 0) this.#actor.send({ type: "COMMANDS", items });
   }
 
-  /** In `auto` mode: does the unfinished first line start with a registered command word? */
-  #pendingLineIsCommand(): boolean {
-    if (this.#limits.handshake !== "auto") return false;
-    // A command name is a short word; the header limit bounds how far to look for its end.
-    const start = this.#reader.peek(this.#limits.maxHeaderSize + 1).toString("latin1");
-    const word = /^\s*(\S+)\s/.exec(start)?.[1];
-    return word !== undefined && this.application.lookup(word) !== undefined;
-  }
-
-  /** Turns the first line into a HEADER event, or, in `auto` mode, into a first command. */
-  #acceptHeader(line: Buffer): ParsedItem | null {
+  /**
+   * Consumes the handshake line. Returns the bytes left for the command decoder, or null
+   * while the line is incomplete or when the handshake closed the connection.
+   */
+  #handshake(chunk: Buffer): Buffer | null {
+    const buf = this.#headerBytes ? Buffer.concat([this.#headerBytes, chunk]) : chunk;
+    this.#headerBytes = null;
+    const lf = buf.indexOf(LF);
+    if (lf === -1) {
+      if (this.#startsWithCommand(buf)) {
+        // `auto`: a long first command arriving in pieces is a command, not a header.
+        this.#actor.send({ type: "HEADER_IMPLICIT" });
+        return buf;
+      }
+      // Refuse a handshake that outgrows its limit before it even ends.
+      if (buf.length > this.#limits.maxHeaderSize) this.#actor.send({ type: "HEADER", fields: {}, size: buf.length });
+      else this.#headerBytes = buf;
+      return null;
+    }
+    const line = buf.subarray(0, lf > 0 && buf[lf - 1] === CR ? lf - 1 : lf);
     if (this.#limits.handshake === "auto") {
       const argv = splitArgs(line);
       if (argv && argv.length > 0 && this.application.lookup(argv[0]!)) {
         this.#actor.send({ type: "HEADER_IMPLICIT" });
-        return { argv };
+        return buf; // the line is the first command
       }
     }
     const fields = parseHeader(line);
     this.#actor.send({ type: "HEADER", fields, size: line.length });
-    if (this.#actor.getSnapshot().matches("open")) this.logger.info({ header: fields }, "handshake");
-    return null;
+    if (!this.#actor.getSnapshot().matches("open")) return null;
+    this.logger.info({ header: fields }, "handshake");
+    const proto = fields.proto?.toLowerCase();
+    if (proto === "resp2" || proto === "resp3") this.setProtocol(proto);
+    return buf.subarray(lf + 1);
+  }
+
+  /** `auto` mode: does the unfinished first line start with a registered command word? */
+  #startsWithCommand(buf: Buffer): boolean {
+    if (this.#limits.handshake !== "auto") return false;
+    // A command name is a short word; the header limit bounds how far to look for its end.
+    const start = buf.toString("latin1", 0, Math.min(buf.length, this.#limits.maxHeaderSize + 1));
+    const word = /^\s*(\S+)\s/.exec(start)?.[1];
+    return word !== undefined && this.application.lookup(word) !== undefined;
   }
 
   // ---- closing -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
+import type { WireProtocol } from "../machines/connection.machine.js";
 import type { Application } from "./application.js";
-import type { BoundArguments } from "./command-spec.js";
+import type { BoundArguments, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
 import type { ReplyValue } from "./reply.js";
 import type { ServerStats } from "./stats.js";
@@ -27,6 +28,14 @@ export interface ConnectionInfo {
   readonly logger: Logger;
   /** Aborted when the connection closes: pass it to fetch, timers and queries. */
   readonly signal: AbortSignal;
+  /** Small integer id, unique in this server (Redis's `CLIENT ID`). */
+  readonly clientId: number;
+  /** Name given by `CLIENT SETNAME` / `HELLO ... SETNAME`, or null. */
+  clientName: string | null;
+  /** What the client speaks: `text`, `resp2` or `resp3`. */
+  readonly protocol: WireProtocol;
+  /** Switches the protocol of the replies that follow (HELLO uses it). */
+  setProtocol(protocol: WireProtocol): void;
   /** Closes the connection once the replies already owed to the client are written. */
   close(): void;
 }
@@ -36,10 +45,11 @@ export interface ServerInfo {
   stats(): ServerStats;
 }
 
-/** The command being run: its wire name and the raw words the client sent after it. */
+/** The command being run: its wire name and the raw arguments the client sent after it. */
 export interface CommandInvocation {
   readonly name: string;
-  readonly args: readonly string[];
+  /** Strings, or Buffers for binary RESP arguments; prefer `getArgument`/`getBuffer`. */
+  readonly args: readonly RawArgument[];
 }
 
 /** Everything a handler is constructed with; built by retopy for each command. */
@@ -99,6 +109,25 @@ export class CommandHandler {
     const value = this.#arguments.get(name);
     if (value === undefined) return [];
     return (Array.isArray(value) ? value : [value]) as T[];
+  }
+
+  /** The raw bytes of a declared argument (binary-safe over RESP), or undefined. */
+  getBuffer(name: string): Buffer | undefined {
+    return this.getBuffers(name)[0];
+  }
+
+  /** The raw bytes of every value of an argument. */
+  getBuffers(name: string): Buffer[] {
+    const index = this.#parameterIndex(name);
+    if (index === -1) return [];
+    const params = this.application.lookup(this.command.name)?.params ?? [];
+    const raws = params[index]?.variadic ? this.command.args.slice(index) : this.command.args.slice(index, index + 1);
+    return raws.map((raw) => (typeof raw === "string" ? Buffer.from(raw) : raw));
+  }
+
+  #parameterIndex(name: string): number {
+    const params = this.application.lookup(this.command.name)?.params ?? [];
+    return params.findIndex((p) => p.name === name);
   }
 
   /** Adds a reply; the connection's protocol frames it. Call once per line in text mode. */

@@ -10,7 +10,7 @@
  * ```
  */
 export { Application, isApplication } from "./application.js";
-export type { ApplicationSettings, CommandDefinition, CommandFunction, CommandSpec, HandlerEntry } from "./application.js";
+export type { ApplicationSettings, AuthenticateFunction, CommandDefinition, CommandFunction, CommandSpec, HandlerEntry } from "./application.js";
 export { CommandHandler } from "./handler.js";
 export type {
   CommandInvocation,
@@ -33,5 +33,5 @@ export type { LoggerOption } from "./logger.js";
 export { splitArgs } from "./protocol/split-args.js";
 export { quoteArg, quoteArgs } from "./protocol/quote-args.js";
 export { connectionMachine } from "../machines/connection.machine.js";
-export type { CloseReason, ConnectionEvent, HandshakeMode, ParsedItem } from "../machines/connection.machine.js";
+export type { CloseReason, ConnectionEvent, HandshakeMode, ParsedItem, WireProtocol } from "../machines/connection.machine.js";
 export { supervisorMachine } from "../machines/supervisor.machine.js";

@@ -22,8 +22,12 @@ export interface RetopyServerOptions {
   maxHeaderSize?: number;
   /** Milliseconds to wait for the handshake line, 0 = forever (default 60000). */
   headerTimeout?: number;
-  /** Longest command line in bytes (default 64 KiB, as Redis's inline limit). */
+  /** Longest inline command line in bytes (default 64 KiB, as Redis's inline limit). */
   maxLineLength?: number;
+  /** Longest bulk string in a RESP request (default 512 MiB, as Redis's proto-max-bulk-len). */
+  maxBulkLength?: number;
+  /** Most arguments in one RESP request (default 1,048,576). */
+  maxArgs?: number;
 }
 
 export interface ListenOptions {
@@ -41,6 +45,8 @@ const DEFAULT_LIMITS: ConnectionLimits = {
   maxHeaderSize: 255,
   headerTimeout: 60_000,
   maxLineLength: 64 * 1024,
+  maxBulkLength: 512 * 1024 * 1024,
+  maxArgs: 1024 * 1024,
 };
 
 function checkLimits(options: RetopyServerOptions): ConnectionLimits {
@@ -49,11 +55,13 @@ function checkLimits(options: RetopyServerOptions): ConnectionLimits {
     maxHeaderSize: options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize,
     headerTimeout: options.headerTimeout ?? DEFAULT_LIMITS.headerTimeout,
     maxLineLength: options.maxLineLength ?? DEFAULT_LIMITS.maxLineLength,
+    maxBulkLength: options.maxBulkLength ?? DEFAULT_LIMITS.maxBulkLength,
+    maxArgs: options.maxArgs ?? DEFAULT_LIMITS.maxArgs,
   };
   if (!["auto", "line", "none"].includes(limits.handshake)) {
     throw new RetopyError("RETOPY_INVALID_OPTION", `handshake must be "auto", "line" or "none", not '${String(limits.handshake)}'`);
   }
-  for (const key of ["maxHeaderSize", "headerTimeout", "maxLineLength"] as const) {
+  for (const key of ["maxHeaderSize", "headerTimeout", "maxLineLength", "maxBulkLength", "maxArgs"] as const) {
     if (!Number.isFinite(limits[key]) || limits[key] < 0) {
       throw new RetopyError("RETOPY_INVALID_OPTION", `${key} must be a non-negative number`);
     }
@@ -97,6 +105,7 @@ export class RetopyServer {
       machine: connectionMachine.provide({ actors: { handler: createHandlerActor(this.#registry) } }),
       supervisor: this.supervisor,
       registry: this.#registry,
+      counters: { clientIds: 0 },
       released: () => {
         if (this.#registry.size === 0) this.#onEmpty?.();
       },

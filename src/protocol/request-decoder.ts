@@ -1,0 +1,220 @@
+/**
+ * Bytes → commands, for both wire formats a connection can speak:
+ *
+ * - `text`: one inline command per line (telnet, the original retopy), split like redis-cli.
+ * - `resp`: Redis's request format. A request starting with `*` is a multibulk array of
+ *   binary-safe bulk strings; anything else is an inline command, as in Redis.
+ *
+ * Pure (no sockets). It decodes a whole network read in one call and appends one item per
+ * command, so the connection can hand the batch to its statechart in a single event.
+ * Protocol errors become items too, in order, so the replies owed before them still go out.
+ */
+import type { ParsedItem } from "../../machines/connection.machine.js";
+import { splitArgs, UNBALANCED_QUOTES } from "./split-args.js";
+
+export type WireFormat = "text" | "resp";
+
+export interface DecoderLimits {
+  /** Longest inline line in bytes (Redis: 64 KiB). */
+  readonly maxLineLength: number;
+  /** Longest bulk string in a RESP request. */
+  readonly maxBulkLength: number;
+  /** Most arguments in one RESP request. */
+  readonly maxArgs: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const STAR = 0x2a;
+const DOLLAR = 0x24;
+const DQUOTE = 0x22;
+const SQUOTE = 0x27;
+const TOO_BIG_INLINE = "Protocol error: too big inline request";
+/** Bulk arguments up to this size are decoded to strings when they are plain ASCII. */
+const SMALL_ARG = 64;
+
+/** Thrown inside the decoder only; becomes an error item and poisons the stream. */
+class FatalProtocolError extends Error {}
+
+/** Whitespace as `isspace()` sees it: space, \t, \n, \v, \f, \r. */
+function isSpace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13);
+}
+
+/** Splits a quote-free line on whitespace; the common case, kept free of regexes. */
+function splitPlain(line: string): string[] {
+  const words: string[] = [];
+  const n = line.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
+    if (i >= n) break;
+    let j = i + 1;
+    while (j < n && !isSpace(line.charCodeAt(j))) j++;
+    words.push(line.slice(i, j));
+    i = j;
+  }
+  return words;
+}
+
+export class RequestDecoder {
+  /** Switched by the connection once it knows what the client speaks. */
+  format: WireFormat;
+  readonly #limits: DecoderLimits;
+  /** Unconsumed bytes of an incomplete request, as received. */
+  #pending: Buffer[] = [];
+  #pendingLength = 0;
+  /** Bytes needed before parsing again is worth it (a bulk body we know the size of). */
+  #needed = 0;
+  #poisoned = false;
+
+  constructor(format: WireFormat, limits: DecoderLimits) {
+    this.format = format;
+    this.#limits = limits;
+  }
+
+  /** Bytes held for an incomplete request. */
+  get buffered(): number {
+    return this.#pendingLength;
+  }
+
+  /** True after a fatal protocol error: the connection must close; input is ignored. */
+  get poisoned(): boolean {
+    return this.#poisoned;
+  }
+
+  /** Decodes as much of the stream as is complete and appends one item per request. */
+  push(chunk: Buffer, out: ParsedItem[]): void {
+    if (this.#poisoned || chunk.length === 0) return;
+    let buf = chunk;
+    if (this.#pendingLength > 0) {
+      this.#pending.push(chunk);
+      this.#pendingLength += chunk.length;
+      if (this.#pendingLength < this.#needed) return; // a large bulk body is still arriving
+      buf = Buffer.concat(this.#pending, this.#pendingLength);
+      this.#pending = [];
+      this.#pendingLength = 0;
+    }
+    this.#needed = 0;
+    let pos = 0;
+    try {
+      while (pos < buf.length) {
+        const next = this.format === "resp" && buf[pos] === STAR ? this.#multibulk(buf, pos, out) : this.#inline(buf, pos, out);
+        if (next < 0) break;
+        pos = next;
+      }
+    } catch (error) {
+      if (!(error instanceof FatalProtocolError)) throw error;
+      out.push({ error: error.message, close: true });
+      this.#poison();
+      return;
+    }
+    if (pos < buf.length) {
+      const rest = buf.subarray(pos);
+      this.#pending.push(rest);
+      this.#pendingLength = rest.length;
+    }
+  }
+
+  #poison(): void {
+    this.#poisoned = true;
+    this.#pending = [];
+    this.#pendingLength = 0;
+  }
+
+  /** One inline line from `pos`; returns the next position, or -1 if the line is incomplete. */
+  #inline(buf: Buffer, pos: number, out: ParsedItem[]): number {
+    const lf = buf.indexOf(LF, pos);
+    if (lf === -1) {
+      // Incomplete: never hold more than one line's worth (plus a CR that may precede LF).
+      if (buf.length - pos > this.#limits.maxLineLength + 1) throw new FatalProtocolError(TOO_BIG_INLINE);
+      return -1;
+    }
+    const stop = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
+    if (stop - pos > this.#limits.maxLineLength) throw new FatalProtocolError(TOO_BIG_INLINE);
+    if (stop > pos) {
+      const quoted = this.#hasQuote(buf, pos, stop);
+      const argv = quoted ? splitArgs(buf.subarray(pos, stop)) : splitPlain(buf.toString("utf8", pos, stop));
+      if (argv === null) out.push({ error: UNBALANCED_QUOTES, close: false });
+      else if (argv.length > 0) out.push({ argv });
+    }
+    return lf + 1;
+  }
+
+  #hasQuote(buf: Buffer, from: number, to: number): boolean {
+    const dq = buf.indexOf(DQUOTE, from);
+    if (dq !== -1 && dq < to) return true;
+    const sq = buf.indexOf(SQUOTE, from);
+    return sq !== -1 && sq < to;
+  }
+
+  /**
+   * One `*N\r\n($len\r\n<bytes>\r\n)*N` request from `pos`; returns the next position, or
+   * -1 when incomplete (and records how many bytes a bulk body still needs).
+   */
+  #multibulk(buf: Buffer, pos: number, out: ParsedItem[]): number {
+    const header = this.#readNumberLine(buf, pos + 1, "multibulk length");
+    if (header === null) return -1;
+    const [count, afterCount] = header;
+    if (count > this.#limits.maxArgs) throw new FatalProtocolError("Protocol error: invalid multibulk length");
+    if (count <= 0) return afterCount; // `*0` and `*-1` are ignored, as Redis does
+    const argv: (string | Buffer)[] = new Array(count);
+    let at = afterCount;
+    for (let i = 0; i < count; i++) {
+      if (at >= buf.length) return -1;
+      if (buf[at] !== DOLLAR) {
+        throw new FatalProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(buf[at]!)}'`);
+      }
+      const bulk = this.#readNumberLine(buf, at + 1, "bulk length");
+      if (bulk === null) return -1;
+      const [length, bodyStart] = bulk;
+      if (length < 0 || length > this.#limits.maxBulkLength) throw new FatalProtocolError("Protocol error: invalid bulk length");
+      const bodyEnd = bodyStart + length;
+      if (bodyEnd + 2 > buf.length) {
+        // Wait for the whole body instead of re-parsing on every chunk of a large value.
+        this.#needed = bodyEnd + 2 - pos;
+        return -1;
+      }
+      if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) throw new FatalProtocolError("Protocol error: expected CRLF after bulk string");
+      argv[i] = length <= SMALL_ARG && isAscii(buf, bodyStart, bodyEnd) ? buf.toString("latin1", bodyStart, bodyEnd) : buf.subarray(bodyStart, bodyEnd);
+      at = bodyEnd + 2;
+    }
+    out.push({ argv });
+    return at;
+  }
+
+  /** Reads `<integer>\r\n` at `pos`: [value, position after CRLF], or null if incomplete. */
+  #readNumberLine(buf: Buffer, pos: number, what: string): [number, number] | null {
+    let value = 0;
+    let negative = false;
+    let i = pos;
+    if (buf[i] === 0x2d) {
+      negative = true;
+      i++;
+    }
+    const digitsStart = i;
+    for (; i < buf.length; i++) {
+      const code = buf[i]!;
+      if (code >= 0x30 && code <= 0x39) {
+        value = value * 10 + (code - 0x30);
+        // Far beyond any limit: stop before the number loses precision.
+        if (value > 0xffffffff) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+        continue;
+      }
+      if (code === CR) break;
+      throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+    }
+    if (i - pos > 20) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+    if (i + 1 >= buf.length) {
+      if (buf.length - pos > 32) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+      return null;
+    }
+    if (buf[i + 1] !== LF || i === digitsStart) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+    return [negative ? -value : value, i + 2];
+  }
+}
+
+function isAscii(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i]! > 0x7f) return false;
+  return true;
+}

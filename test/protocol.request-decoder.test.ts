@@ -1,0 +1,171 @@
+/**
+ * The request decoder: RESP multibulk and inline commands, split across reads however the
+ * network likes, with its limits. Pure: no sockets needed to prove the parser's promises.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import type { ParsedItem } from "../machines/connection.machine.js";
+import { type DecoderLimits, RequestDecoder, type WireFormat } from "../src/protocol/request-decoder.js";
+
+const LIMITS: DecoderLimits = { maxLineLength: 1024, maxBulkLength: 1 << 20, maxArgs: 1024 };
+
+/** RESP request bytes for `args`, exactly as redis-cli or ioredis send them. */
+function resp(args: readonly (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    const bytes = typeof arg === "string" ? Buffer.from(arg) : arg;
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from("\r\n"));
+  }
+  return Buffer.concat(parts);
+}
+
+function decode(chunks: readonly Buffer[], format: WireFormat = "resp", limits = LIMITS): ParsedItem[] {
+  const decoder = new RequestDecoder(format, limits);
+  const out: ParsedItem[] = [];
+  for (const chunk of chunks) decoder.push(chunk, out);
+  return out;
+}
+
+/** Arguments as bytes, whatever type the decoder chose for each. */
+function asBytes(items: readonly ParsedItem[]): (Buffer[] | string)[] {
+  return items.map((item) =>
+    "argv" in item ? item.argv.map((a) => (typeof a === "string" ? Buffer.from(a, "latin1") : Buffer.from(a))) : item.error,
+  );
+}
+
+/** Cuts `data` at the given offsets (any order, duplicates allowed). */
+function cut(data: Buffer, offsets: readonly number[]): Buffer[] {
+  const points = [...new Set(offsets.map((o) => o % (data.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let last = 0;
+  for (const p of points) {
+    chunks.push(data.subarray(last, p));
+    last = p;
+  }
+  chunks.push(data.subarray(last));
+  return chunks;
+}
+
+describe("RESP requests", () => {
+  it("decodes a multibulk request; short ASCII arguments become strings, others stay bytes", () => {
+    const items = decode([resp(["SET", "key", Buffer.from([0, 255, 10, 13])])]);
+    assert.equal(items.length, 1);
+    const argv = (items[0] as { argv: (string | Buffer)[] }).argv;
+    assert.deepEqual(argv.slice(0, 2), ["SET", "key"]);
+    assert.ok(Buffer.isBuffer(argv[2]));
+    assert.deepEqual([...(argv[2] as Buffer)], [0, 255, 10, 13]);
+  });
+
+  it("accepts inline commands between RESP requests, as Redis does", () => {
+    const items = decode([Buffer.concat([resp(["PING"]), Buffer.from("PING inline\r\n"), resp(["GET", "k"])])]);
+    assert.deepEqual(
+      items.map((i) => ("argv" in i ? i.argv : i.error)),
+      [["PING"], ["PING", "inline"], ["GET", "k"]],
+    );
+  });
+
+  it("ignores *0 and *-1, as Redis does", () => {
+    assert.deepEqual(decode([Buffer.from("*0\r\n*-1\r\n"), resp(["PING"])]).length, 1);
+  });
+
+  for (const [name, bytes, message] of [
+    ["a bad multibulk length", "*x\r\n", "invalid multibulk length"],
+    ["too many arguments", "*2000\r\n", "invalid multibulk length"],
+    ["a missing $", "*1\r\n:4\r\n", "expected '$', got ':'"],
+    ["a bad bulk length", "*1\r\n$-5\r\n", "invalid bulk length"],
+    ["a bulk over the limit", `*1\r\n$${(1 << 20) + 1}\r\n`, "invalid bulk length"],
+    ["a bulk without its CRLF", "*1\r\n$1\r\nab\r\n", "expected CRLF after bulk string"],
+    ["a giant number", `*${"9".repeat(40)}\r\n`, "invalid multibulk length"],
+  ] as const) {
+    it(`answers ${name} with a protocol error and stops`, () => {
+      const decoder = new RequestDecoder("resp", LIMITS);
+      const out: ParsedItem[] = [];
+      decoder.push(Buffer.concat([resp(["PING"]), Buffer.from(bytes)]), out);
+      assert.deepEqual(out[0], { argv: ["PING"] });
+      assert.deepEqual(out[1], { error: `Protocol error: ${message}`, close: true });
+      assert.equal(decoder.poisoned, true);
+      decoder.push(resp(["PING"]), out);
+      assert.equal(out.length, 2, "nothing is decoded after a fatal error");
+    });
+  }
+
+  it("waits for a large bulk body without re-parsing it on every chunk, and holds only what it must", () => {
+    const value = Buffer.alloc(200_000, 7);
+    const data = resp(["SET", "k", value]);
+    const chunks = cut(data, Array.from({ length: 200 }, (_, i) => (i + 1) * 1000));
+    const decoder = new RequestDecoder("resp", LIMITS);
+    const out: ParsedItem[] = [];
+    for (const chunk of chunks) {
+      decoder.push(chunk, out);
+      assert.ok(decoder.buffered <= data.length);
+    }
+    assert.equal(out.length, 1);
+    assert.equal(decoder.buffered, 0);
+    assert.ok(value.equals((out[0] as { argv: Buffer[] }).argv[2]!));
+  });
+});
+
+describe("inline requests", () => {
+  it("splits like redis-cli and reports unbalanced quotes without closing", () => {
+    const items = decode([Buffer.from('set q "a b"\r\nget \'x\r\nping\n')], "text");
+    assert.deepEqual(items, [
+      { argv: ["set", "q", "a b"] },
+      { error: "Protocol error: unbalanced quotes", close: false },
+      { argv: ["ping"] },
+    ]);
+  });
+
+  it("in text mode a leading * is just a word", () => {
+    assert.deepEqual(decode([Buffer.from("*1\r\n")], "text"), [{ argv: ["*1"] }]);
+  });
+
+  it("refuses a line over the limit, complete or still arriving", () => {
+    const long = Buffer.alloc(1025, 0x61);
+    assert.deepEqual(decode([long, Buffer.from("\r\n")], "text").at(-1), { error: "Protocol error: too big inline request", close: true });
+    const decoder = new RequestDecoder("text", LIMITS);
+    const out: ParsedItem[] = [];
+    decoder.push(Buffer.alloc(600, 0x61), out);
+    decoder.push(Buffer.alloc(600, 0x61), out);
+    assert.deepEqual(out, [{ error: "Protocol error: too big inline request", close: true }]);
+    assert.equal(decoder.buffered, 0);
+  });
+
+  it("accepts a line of exactly the limit, with CRLF", () => {
+    const line = Buffer.concat([Buffer.alloc(1024, 0x61), Buffer.from("\r\n")]);
+    assert.equal((decode([line], "text")[0] as { argv: string[] }).argv[0]!.length, 1024);
+  });
+});
+
+describe("properties", () => {
+  const argBytes = fc.oneof(fc.uint8Array({ maxLength: 80 }), fc.string({ maxLength: 20 }).map((s) => new Uint8Array(Buffer.from(s))));
+  const request = fc.array(argBytes, { minLength: 1, maxLength: 6 });
+
+  it("any split of a RESP stream decodes to the same commands", () => {
+    fc.assert(
+      fc.property(fc.array(request, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (requests, offsets) => {
+        const data = Buffer.concat(requests.map((args) => resp(args.map((a) => Buffer.from(a)))));
+        const expected = requests.map((args) => args.map((a) => Buffer.from(a)));
+        assert.deepEqual(asBytes(decode(cut(data, offsets))), expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("arbitrary bytes never throw, and the buffer stays within its bounds", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 10 }), fc.constantFrom<WireFormat>("text", "resp"), (chunks, format) => {
+        const limits = { maxLineLength: 256, maxBulkLength: 512, maxArgs: 16 };
+        const decoder = new RequestDecoder(format, limits);
+        const out: ParsedItem[] = [];
+        for (const chunk of chunks) {
+          decoder.push(Buffer.from(chunk), out);
+          // An unfinished request is at most one line, or one bulk header plus body.
+          assert.ok(decoder.buffered <= limits.maxBulkLength + 300 + 64, `buffered ${decoder.buffered}`);
+        }
+        for (const item of out) assert.ok("argv" in item ? item.argv.length > 0 : item.error.startsWith("Protocol error"));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
