@@ -49,6 +49,8 @@ export interface CommandDefinition {
   readonly initializeOptions: Readonly<Record<string, unknown>>;
   /** Calls the command on a fresh handler instance. */
   readonly invoke: (handler: CommandHandler) => unknown;
+  /** Which lifecycle hooks the handler class overrides; the others are not called at all. */
+  readonly hooks: { readonly initialize: boolean; readonly prepare: boolean; readonly onFinish: boolean };
   /** Built-ins give way to a user command of the same name. */
   readonly builtin: boolean;
 }
@@ -78,6 +80,8 @@ export class Application {
   readonly [APPLICATION_BRAND] = true;
   // A Map, not an object: `constructor` or `__proto__` on the wire must never reach a member.
   readonly #commands = new Map<string, CommandDefinition>();
+  /** Upper- and mixed-case spellings seen on the wire, so lookups skip `toLowerCase`. */
+  readonly #spellings = new Map<string, CommandDefinition>();
 
   constructor(handlers: readonly HandlerEntry[] = [], settings: ApplicationSettings = {}) {
     this.settings = Object.freeze({
@@ -118,7 +122,12 @@ export class Application {
 
   /** The command for a wire name, matched case-insensitively, or undefined. */
   lookup(name: string): CommandDefinition | undefined {
-    return this.#commands.get(name) ?? this.#commands.get(name.toLowerCase());
+    const exact = this.#commands.get(name) ?? this.#spellings.get(name);
+    if (exact) return exact;
+    const definition = this.#commands.get(name.toLowerCase());
+    // Remember other spellings (redis-benchmark sends `PING`), within a bound.
+    if (definition && this.#spellings.size < 4096) this.#spellings.set(name, definition);
+    return definition;
   }
 
   /** Every mounted command: the user's first, then the built-ins. */
@@ -160,7 +169,14 @@ export class Application {
       throw new RetopyError("RETOPY_INVALID_COMMAND", `'${rawName}' is not a valid command name`);
     }
     const specs = validateParameters(name, params);
+    const proto = handlerClass.prototype as CommandHandler;
+    const base = CommandHandler.prototype;
     return {
+      hooks: {
+        initialize: proto.initialize !== base.initialize,
+        prepare: proto.prepare !== base.prepare,
+        onFinish: proto.onFinish !== base.onFinish,
+      },
       name,
       params: specs,
       help: options.help ?? "",
@@ -174,6 +190,7 @@ export class Application {
   }
 
   #register(definition: CommandDefinition): void {
+    this.#spellings.clear();
     const existing = this.#commands.get(definition.name);
     if (existing) {
       if (definition.builtin) return; // the user's command of the same name wins

@@ -153,8 +153,9 @@ export class CommandRunner {
         arguments: bound,
       });
       handler = fresh;
-      fresh.initialize(definition.initializeOptions);
-      const prepared = fresh.prepare();
+      const { hooks } = definition;
+      if (hooks.initialize) fresh.initialize(definition.initializeOptions);
+      const prepared = hooks.prepare ? fresh.prepare() : undefined;
       result = isThenable(prepared) ? Promise.resolve(prepared).then(() => definition.invoke(fresh)) : definition.invoke(fresh);
     } catch (error) {
       // No handler yet means bad arguments: onFinish only runs for commands that started.
@@ -176,7 +177,7 @@ export class CommandRunner {
     handler._finished = true;
     let finished: unknown;
     try {
-      finished = handler.onFinish();
+      finished = definition.hooks.onFinish ? handler.onFinish() : undefined;
     } catch (error) {
       return this.#complete(definition, handler, failed ? outcome : error, true);
     }

@@ -42,6 +42,7 @@ export interface ParameterSpec {
 /** The arguments of one invocation, converted, by parameter name. */
 export type BoundArguments = ReadonlyMap<string, unknown>;
 
+const NO_ARGUMENTS: BoundArguments = new Map();
 const INTEGER = /^[+-]?\d+$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const TRUE_WORDS = new Set(["true", "1", "yes", "on"]);
@@ -129,6 +130,7 @@ function convert(command: string, param: ParameterSpec, rawArgument: RawArgument
  * `MissingArgumentError` or `InvalidArgumentError` naming the argument, which becomes the reply.
  */
 export function bindArguments(command: string, params: readonly ParameterSpec[], args: readonly RawArgument[]): BoundArguments {
+  if (params.length === 0 && args.length === 0) return NO_ARGUMENTS;
   const bound = new Map<string, unknown>();
   let i = 0;
   for (const param of params) {

@@ -256,10 +256,10 @@ export class Connection implements ConnectionInfo, RunnerHost {
       // that request is their implicit header.
       if (chunk[0] === STAR) {
         this.setProtocol("resp2");
-        if (this.#actor.getSnapshot().matches("header")) this.#actor.send({ type: "HEADER_IMPLICIT" });
+        if (this.#actor.getSnapshot().value === "header") this.#actor.send({ type: "HEADER_IMPLICIT" });
       }
     }
-    if (this.#actor.getSnapshot().matches("header")) data = this.#handshake(chunk);
+    if (this.#actor.getSnapshot().value === "header") data = this.#handshake(chunk);
     if (data !== null) this.#decoder.push(data, items);
     if (this.#decoder.poisoned) this.#socket.pause(); // stop reading; reply, then close
     if (items.length > 0) this.#actor.send({ type: "COMMANDS", items });

@@ -27,8 +27,9 @@ const LF = 0x0a;
 const CR = 0x0d;
 const STAR = 0x2a;
 const DOLLAR = 0x24;
-const DQUOTE = 0x22;
-const SQUOTE = 0x27;
+/** Reads up to this size get a latin1 text view; larger ones (big values) are not copied. */
+const TEXT_VIEW_LIMIT = 256 * 1024;
+const HIGH_BYTE = /[\x80-\xff]/g;
 const TOO_BIG_INLINE = "Protocol error: too big inline request";
 /** Bulk arguments up to this size are decoded to strings when they are plain ASCII. */
 const SMALL_ARG = 64;
@@ -41,11 +42,11 @@ function isSpace(code: number): boolean {
   return code === 32 || (code >= 9 && code <= 13);
 }
 
-/** Splits a quote-free line on whitespace; the common case, kept free of regexes. */
-function splitPlain(line: string): string[] {
+/** Splits `line[from, to)`, quote-free ASCII, on whitespace; the common case, kept free of regexes. */
+function splitPlain(line: string, from: number, to: number): string[] {
   const words: string[] = [];
-  const n = line.length;
-  let i = 0;
+  const n = to;
+  let i = from;
   while (i < n) {
     while (i < n && isSpace(line.charCodeAt(i))) i++;
     if (i >= n) break;
@@ -67,6 +68,11 @@ export class RequestDecoder {
   /** Bytes needed before parsing again is worth it (a bulk body we know the size of). */
   #needed = 0;
   #poisoned = false;
+  // Per-push view of the buffer as latin1 text (one byte per char, so indexes match):
+  // decoding once per read and slicing is far cheaper than decoding every word.
+  #text: string | null = null;
+  #quoteAt = 0;
+  #highAt = 0;
 
   constructor(format: WireFormat, limits: DecoderLimits) {
     this.format = format;
@@ -96,6 +102,9 @@ export class RequestDecoder {
       this.#pendingLength = 0;
     }
     this.#needed = 0;
+    this.#text = buf.length <= TEXT_VIEW_LIMIT ? buf.toString("latin1") : null;
+    this.#quoteAt = -1;
+    this.#highAt = -1;
     let pos = 0;
     try {
       while (pos < buf.length) {
@@ -108,6 +117,8 @@ export class RequestDecoder {
       out.push({ error: error.message, close: true });
       this.#poison();
       return;
+    } finally {
+      this.#text = null;
     }
     if (pos < buf.length) {
       const rest = buf.subarray(pos);
@@ -133,19 +144,32 @@ export class RequestDecoder {
     const stop = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
     if (stop - pos > this.#limits.maxLineLength) throw new FatalProtocolError(TOO_BIG_INLINE);
     if (stop > pos) {
-      const quoted = this.#hasQuote(buf, pos, stop);
-      const argv = quoted ? splitArgs(buf.subarray(pos, stop)) : splitPlain(buf.toString("utf8", pos, stop));
+      const text = this.#text;
+      const argv =
+        text !== null && this.#nextQuote(text, pos) >= stop && this.#nextHigh(text, pos) >= stop
+          ? splitPlain(text, pos, stop)
+          : splitArgs(buf.subarray(pos, stop)); // quotes or UTF-8: the careful path
       if (argv === null) out.push({ error: UNBALANCED_QUOTES, close: false });
       else if (argv.length > 0) out.push({ argv });
     }
     return lf + 1;
   }
 
-  #hasQuote(buf: Buffer, from: number, to: number): boolean {
-    const dq = buf.indexOf(DQUOTE, from);
-    if (dq !== -1 && dq < to) return true;
-    const sq = buf.indexOf(SQUOTE, from);
-    return sq !== -1 && sq < to;
+  /** Index of the next `"` or `'` at or after `from` (Infinity if none), cached per push. */
+  #nextQuote(text: string, from: number): number {
+    if (this.#quoteAt >= from) return this.#quoteAt;
+    const dq = text.indexOf('"', from);
+    const sq = text.indexOf("'", from);
+    this.#quoteAt = Math.min(dq === -1 ? Infinity : dq, sq === -1 ? Infinity : sq);
+    return this.#quoteAt;
+  }
+
+  /** Index of the next non-ASCII byte at or after `from` (Infinity if none), cached per push. */
+  #nextHigh(text: string, from: number): number {
+    if (this.#highAt >= from) return this.#highAt;
+    HIGH_BYTE.lastIndex = from;
+    this.#highAt = HIGH_BYTE.exec(text)?.index ?? Infinity;
+    return this.#highAt;
   }
 
   /**
@@ -176,7 +200,12 @@ export class RequestDecoder {
         return -1;
       }
       if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) throw new FatalProtocolError("Protocol error: expected CRLF after bulk string");
-      argv[i] = length <= SMALL_ARG && isAscii(buf, bodyStart, bodyEnd) ? buf.toString("latin1", bodyStart, bodyEnd) : buf.subarray(bodyStart, bodyEnd);
+      const text = this.#text;
+      // Plain ASCII arguments become strings (lossless); anything else stays raw bytes.
+      argv[i] =
+        text !== null && length <= SMALL_ARG && this.#nextHigh(text, bodyStart) >= bodyEnd
+          ? text.slice(bodyStart, bodyEnd)
+          : buf.subarray(bodyStart, bodyEnd);
       at = bodyEnd + 2;
     }
     out.push({ argv });
@@ -214,7 +243,3 @@ export class RequestDecoder {
   }
 }
 
-function isAscii(buf: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (buf[i]! > 0x7f) return false;
-  return true;
-}
