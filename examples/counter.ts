@@ -6,7 +6,7 @@
  *   telnet 127.0.0.1 8000          # first line is the header, then commands
  */
 import { pathToFileURL } from "node:url";
-import { Application, authenticated, CommandError, CommandHandler, command, parameter, RetopyServer } from "retopy";
+import { Application, authenticated, CommandError, CommandHandler, command, parameter, RetopyServer, status } from "retopy";
 
 const counters = new Map<string, number>();
 
@@ -51,7 +51,7 @@ class CounterHandler extends CommandHandler {
   @command({ help: "Removes the specified keys. A key that does not exist is ignored." })
   rem(): void {
     for (const key of this.getArguments("key")) counters.delete(key);
-    this.write("+OK");
+    this.write(status("OK"));
   }
 }
 
@@ -59,7 +59,7 @@ class PingHandler extends CommandHandler {
   @parameter()
   @command({ help: "Returns PONG; tests that the connection is alive." })
   ping(): void {
-    this.write("+PONG");
+    this.write(status("PONG"));
   }
 }
 
@@ -81,7 +81,7 @@ class LoginHandler extends CommandHandler {
       throw new CommandError("Wrong username or password");
     }
     this.connection.user = username;
-    this.write("+OK");
+    this.write(status("OK"));
   }
 }
 

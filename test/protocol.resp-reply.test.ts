@@ -66,11 +66,12 @@ describe("RESP strings", () => {
     same("\ud800", "$3\r\n\xef\xbf\xbd\r\n");
   });
 
-  it('sends a "+text" string without CR/LF as a simple status (retopy convention)', () => {
-    same("+OK", "+OK\r\n");
-    same("+PONG", "+PONG\r\n");
-    same("+", "+\r\n");
-    same("+é", utf8("+é\r\n"));
+  it('sends a "+text" string as a bulk string too (only a Status is a simple string)', () => {
+    same("+OK", "$3\r\n+OK\r\n");
+    same("+PONG", "$5\r\n+PONG\r\n");
+    same("+1", "$2\r\n+1\r\n");
+    same("+", "$1\r\n+\r\n");
+    same("+é", utf8("$3\r\n+é\r\n"));
   });
 
   it('sends a "+text" string with CR or LF as a bulk string', () => {
@@ -223,7 +224,8 @@ describe("RESP verbatim strings", () => {
 describe("RESP aggregates", () => {
   it("sends arrays as *N", () => {
     same([], "*0\r\n");
-    same([1, "a", "+OK"], "*3\r\n:1\r\n$1\r\na\r\n+OK\r\n");
+    same([1, "a", "+OK"], "*3\r\n:1\r\n$1\r\na\r\n$3\r\n+OK\r\n");
+    same([1, status("OK")], "*2\r\n:1\r\n+OK\r\n");
     both([null, true], "*2\r\n_\r\n#t\r\n", "*2\r\n$-1\r\n:1\r\n");
   });
 
@@ -245,9 +247,10 @@ describe("RESP aggregates", () => {
     both(new Map(), "%0\r\n", "*0\r\n");
   });
 
-  it("always sends string map keys as bulk strings, even +text", () => {
-    both(new Map([["+k", "+v"]]), "%1\r\n$2\r\n+k\r\n+v\r\n", "*2\r\n$2\r\n+k\r\n+v\r\n");
-    both({ "+k": "+v" }, "%1\r\n$2\r\n+k\r\n+v\r\n", "*2\r\n$2\r\n+k\r\n+v\r\n");
+  it("sends string map keys and values as bulk strings, even +text", () => {
+    both(new Map([["+k", "+v"]]), "%1\r\n$2\r\n+k\r\n$2\r\n+v\r\n", "*2\r\n$2\r\n+k\r\n$2\r\n+v\r\n");
+    both({ "+k": "+v" }, "%1\r\n$2\r\n+k\r\n$2\r\n+v\r\n", "*2\r\n$2\r\n+k\r\n$2\r\n+v\r\n");
+    both(new Map([["+k", status("v")]]), "%1\r\n$2\r\n+k\r\n+v\r\n", "*2\r\n$2\r\n+k\r\n+v\r\n");
   });
 
   it("sends plain objects (and null-prototype objects) as maps", () => {
@@ -285,13 +288,15 @@ describe("RESP aggregates", () => {
 
 describe("encodeValues", () => {
   it("sends one value as itself", () => {
-    assert.equal(encodeValues(3, ["+OK"]).toString(), "+OK\r\n");
+    assert.equal(encodeValues(3, ["+OK"]).toString(), "$3\r\n+OK\r\n");
+    assert.equal(encodeValues(3, [status("OK")]).toString(), "+OK\r\n");
   });
 
   it("sends several writes as one array (one reply per command)", () => {
     both(["a", 1] as unknown as ReplyValue, "*2\r\n$1\r\na\r\n:1\r\n", "*2\r\n$1\r\na\r\n:1\r\n");
     assert.equal(encodeValues(3, ["a", 1]).toString(), "*2\r\n$1\r\na\r\n:1\r\n");
-    assert.equal(encodeValues(2, ["+OK", null, [1]]).toString(), "*3\r\n+OK\r\n$-1\r\n*1\r\n:1\r\n");
+    assert.equal(encodeValues(2, [status("OK"), null, [1]]).toString(), "*3\r\n+OK\r\n$-1\r\n*1\r\n:1\r\n");
+    assert.equal(encodeValues(2, ["+OK", null, [1]]).toString(), "*3\r\n$3\r\n+OK\r\n$-1\r\n*1\r\n:1\r\n");
   });
 
   it("sends a null when nothing was written", () => {
@@ -301,7 +306,7 @@ describe("encodeValues", () => {
 
   it("appends to what the output already holds", () => {
     const out = new ReplyOutput();
-    resp3ReplyEncoder.encodeValues(["+OK"], out);
+    resp3ReplyEncoder.encodeValues([status("OK")], out);
     resp3ReplyEncoder.encodeValues([1], out);
     resp3ReplyEncoder.encodeError({ code: "ERR", message: "x" }, out);
     assert.equal(out.take(), "+OK\r\n:1\r\n-ERR x\r\n");
@@ -378,11 +383,8 @@ function doubleText(n: number): string {
 function toExpected(value: ReplyValue, version: Version): RespValue {
   const v3 = version === 3;
   if (value === null || value === undefined) return { t: "null" };
-  if (typeof value === "string") {
-    // Retopy convention: "+text" on one line is a status; anything else is a bulk string.
-    if (value.startsWith("+") && !/[\r\n]/.test(value)) return { t: "simple", v: value.slice(1) };
-    return bulkOf(value);
-  }
+  // Every string is a bulk string, "+text" included; only a Status is a simple string.
+  if (typeof value === "string") return bulkOf(value);
   if (typeof value === "number") {
     if (Number.isSafeInteger(value)) return { t: "int", v: BigInt(value) };
     return v3 ? { t: "double", v: value } : bulkOf(doubleText(value));
@@ -418,7 +420,7 @@ function toExpected(value: ReplyValue, version: Version): RespValue {
 
 // Strings: any code point (astral ones included; fast-check never emits lone surrogates,
 // a unit test covers those), control chars and CR/LF,
-// and "+..." strings so both sides of the status rule are exercised.
+// and "+..." strings, which must stay bulk strings (only a Status is a simple string).
 const anyString = fc.oneof(
   fc.string({ unit: "binary", maxLength: 12 }),
   fc.string({ unit: "binary-ascii", maxLength: 12 }),

@@ -6,8 +6,7 @@ import type { ReplyOutput } from "./reply-output.js";
  *
  * | value                          | RESP3                          | RESP2                    |
  * |--------------------------------|--------------------------------|--------------------------|
- * | string                         | bulk `$`                       | bulk `$`                 |
- * | string `"+text"` (no CR/LF)    | simple `+text`                 | simple `+text`           |
+ * | string, even `"+OK"`           | bulk `$`                       | bulk `$`                 |
  * | `Status`                       | simple `+text`                 | simple `+text`           |
  * | safe integer, int64 bigint     | `:n`                           | `:n`                     |
  * | other number                   | double `,1.5` `,inf` `,nan`    | bulk of the same text    |
@@ -22,11 +21,8 @@ import type { ReplyOutput } from "./reply-output.js";
  * | Map, plain object              | `%N` key, value…               | `*2N` key, value…        |
  * | anything else                  | bulk of `String(value)`        | same                     |
  *
- * The `"+text"` rule is the original retopy convention: handlers wrote `"+OK"` / `"+PONG"`
- * to mean a status line, and the text protocol still sends them verbatim. So in RESP a
- * string that starts with `+` and holds no CR or LF is a simple string too (`"+OK"` →
- * `+OK\r\n`). Any other string, including `"+a\nb"`, is a binary-safe bulk string. Map
- * keys are never treated this way: a string key is always a bulk string.
+ * A string is always a binary-safe bulk string, so stored data such as `"+1"` comes back
+ * unchanged; a simple status is only ever a `Status`: `status("OK")` → `+OK\r\n`.
  */
 const CRLF = "\r\n";
 const NULL3 = "_\r\n";
@@ -34,7 +30,6 @@ const NULL2 = "$-1\r\n";
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
-const PLUS = 43; // "+"
 
 /** UTF-8 byte length. (A JS loop for short ASCII strings measured no faster than the native call.) */
 function byteLength(text: string): number {
@@ -52,12 +47,6 @@ function oneLine(text: string): string {
 
 function bulk(text: string): string {
   return `$${byteLength(text)}${CRLF}${text}${CRLF}`;
-}
-
-function stringReply(text: string): string {
-  // The retopy convention: "+OK" is a status (see the comment at the top).
-  if (text.charCodeAt(0) === PLUS && !hasLineBreak(text)) return text + CRLF;
-  return bulk(text);
 }
 
 /** Shortest text that parses back to the same double; RESP3 spells the special values inf/-inf/nan. */
@@ -114,7 +103,7 @@ function encodeBytes(value: Uint8Array, out: ReplyOutput): void {
 function encodeValue(value: ReplyValue, out: ReplyOutput, v3: boolean): void {
   switch (typeof value) {
     case "string":
-      out.text(stringReply(value));
+      out.text(bulk(value));
       return;
     case "number":
       out.text(numberReply(value, v3));
@@ -165,7 +154,6 @@ function encodeValue(value: ReplyValue, out: ReplyOutput, v3: boolean): void {
     const map = value as ReadonlyMap<unknown, ReplyValue>;
     out.text(v3 ? `%${map.size}${CRLF}` : `*${map.size * 2}${CRLF}`);
     for (const [key, item] of map) {
-      // Keys as given: a string key is always bulk (never the "+status" convention).
       if (typeof key === "string") out.text(bulk(key));
       else encodeValue(key as ReplyValue, out, v3);
       encodeValue(item, out, v3);
@@ -202,7 +190,7 @@ function createEncoder(version: 2 | 3): ReplyEncoder {
       if (values.length === 1) {
         const only = values[0];
         // Fast path for the common scalar replies.
-        if (typeof only === "string") out.text(stringReply(only));
+        if (typeof only === "string") out.text(bulk(only));
         else if (typeof only === "number") out.text(numberReply(only, v3));
         else encodeValue(only, out, v3);
         return;
