@@ -43,6 +43,8 @@ export interface CommandDefinition {
   readonly params: readonly ParameterSpec[];
   readonly help: string;
   readonly authenticated: boolean;
+  /** Whether a first line starting with this command skips the header (handshake `auto`). */
+  readonly autoHandshake: boolean;
   /** `set key value`, `rem key [key ...]`. */
   readonly usage: string;
   readonly handlerClass: HandlerClass;
@@ -107,7 +109,7 @@ export class Application {
 
   /**
    * Adds a command without decorators, for plain JavaScript:
-   * `app.command("ping", {}, () => "+PONG")` or
+   * `app.command("ping", {}, () => status("PONG"))` or
    * `app.command("increment", { params: ["key"] }, (h) => ++counts[h.getArgument("key")])`.
    * A returned value (other than undefined) is written as the reply.
    */
@@ -181,6 +183,7 @@ export class Application {
       params: specs,
       help: options.help ?? "",
       authenticated: options.authenticated === true,
+      autoHandshake: options.autoHandshake !== false,
       usage: formatUsage(name, specs),
       handlerClass,
       initializeOptions,

@@ -1,13 +1,15 @@
+import { RedisCompat } from "./compat.js";
 import { command, parameter } from "./decorators.js";
 import { CommandError } from "./errors.js";
 import { CommandHandler, type HandlerClass } from "./handler.js";
+import { type Status, status } from "./reply.js";
 
 /** Commands every connection understands, whatever the application: `quit`. */
 class ProtocolCommands extends CommandHandler {
   @command({ help: "Closes the connection after replying +OK." })
-  quit(): string {
+  quit(): Status {
     this.connection.close();
-    return "+OK";
+    return status("OK");
   }
 }
 
@@ -57,5 +59,5 @@ function firstLine(text: string): string {
   return text.trim().split(/\r?\n/)[0] ?? "";
 }
 
-export const protocolHandlers: readonly HandlerClass[] = [ProtocolCommands];
+export const protocolHandlers: readonly HandlerClass[] = [ProtocolCommands, RedisCompat];
 export const builtinHandlers: readonly HandlerClass[] = [DefaultCommands];

@@ -4,7 +4,7 @@ import { bindArguments } from "./command-spec.js";
 import { CommandError } from "./errors.js";
 import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
-import type { ErrorReply, ReplyEncoder } from "./reply.js";
+import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
 
 /** What the runner needs from the connection it serves. */
@@ -33,7 +33,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
-const NO_OUTPUT = ["+OK"];
+/** What a command that wrote nothing replies: the status `+OK` (a string would be a RESP bulk string). */
+const NO_OUTPUT: readonly ReplyValue[] = [status("OK")];
 
 /**
  * The handler actor's engine: runs one connection's commands strictly in order and
@@ -124,6 +125,7 @@ export class CommandRunner {
       if (item.close) this.#host.requestClose("protocol_error");
       return;
     }
+    if ("login" in item) return this.#login(item.login.user, item.login.password);
     const first = item.argv[0] ?? "";
     const name = typeof first === "string" ? first : first.toString("utf8");
     const args = item.argv.slice(1);
@@ -169,6 +171,36 @@ export class CommandRunner {
       );
     }
     return this.#finish(definition, started, result, false);
+  }
+
+  /**
+   * A header `auth=user:password` token: checked with the application's `authenticate`
+   * before the commands behind it run. Success is silent (the header gets no reply);
+   * a refusal is a WRONGPASS error line.
+   */
+  #login(user: string, password: string): Promise<void> | void {
+    const check = this.#host.application.settings.authenticate;
+    const refuse = () => {
+      this.#replyError({ code: "WRONGPASS", message: "invalid username-password pair or user is disabled." });
+      this.#host.stats.countError();
+    };
+    if (!check) return refuse();
+    const accept = (result: boolean | string) => {
+      if (this.#stopped) return;
+      if (result) this.#host.connection.user = typeof result === "string" ? result : user;
+      else refuse();
+    };
+    try {
+      const result = check(user, password, this.#host.connection);
+      if (!isThenable(result)) return accept(result);
+      return Promise.resolve(result).then(accept, (error: unknown) => {
+        this.#host.connection.logger.error({ err: error }, "authenticate failed");
+        if (!this.#stopped) refuse();
+      });
+    } catch (error) {
+      this.#host.connection.logger.error({ err: error }, "authenticate failed");
+      refuse();
+    }
   }
 
   /** The automatic finish: the returned value is written, then `onFinish` runs. */

@@ -27,6 +27,12 @@ export interface CommandOptions {
   help?: string;
   /** Refuse the command until the connection has a user (`this.connection.user`). */
   authenticated?: boolean;
+  /**
+   * With handshake `auto`, a first line starting with this command runs it (true, the
+   * default). False keeps such a line a header: the Redis compatibility commands use it so
+   * a greeting like `hello there` stays a header for telnet users.
+   */
+  autoHandshake?: boolean;
 }
 
 /** A parameter after validation: every option resolved. */
