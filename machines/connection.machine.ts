@@ -21,7 +21,9 @@ import type { supervisorMachine } from "./supervisor.machine.js";
  */
 export type ParsedItem =
   | { readonly argv: readonly (string | Buffer)[] }
-  | { readonly error: string; readonly close: boolean };
+  | { readonly error: string; readonly close: boolean }
+  /** Credentials from the handshake line (`auth=user:password`), checked in order, silently. */
+  | { readonly login: { readonly user: string; readonly password: string } };
 
 export type CloseReason =
   | "client_closed"

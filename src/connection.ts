@@ -84,7 +84,6 @@ export class Connection implements ConnectionInfo, RunnerHost {
   clientName: string | null = null;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
-  readonly logger: Logger;
   readonly application: Application;
   readonly server: ServerInfo;
   readonly stats: StatsBuffer;
@@ -96,7 +95,11 @@ export class Connection implements ConnectionInfo, RunnerHost {
   /** The handshake line while it is still arriving. */
   #headerBytes: Buffer | null = null;
   #sawData = false;
-  readonly #abort = new AbortController();
+  // Created on first use: most connections never need them, and each costs memory per
+  // idle connection (the bench measures it).
+  #abort: AbortController | null = null;
+  #logger: Logger | null = null;
+  #closed = false;
   readonly #actor: Actor<ConnectionMachine>;
   #runner: CommandRunner | null = null;
   #closeReason: CloseReason | null = null;
@@ -112,7 +115,6 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.stats = services.stats;
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
-    this.logger = services.logger.child({ connection: this.id });
     this.#decoder = new RequestDecoder("text", this.#limits);
     services.registry.set(this.id, this);
 
@@ -142,7 +144,9 @@ export class Connection implements ConnectionInfo, RunnerHost {
     socket.on("error", (error) => this.logger.debug({ err: error }, "socket error"));
     socket.on("close", () => this.#onSocketClose());
 
-    this.logger.info({ remoteAddress: this.remoteAddress, remotePort: this.remotePort }, "connection opened");
+    if (services.logger.isLevelEnabled("info")) {
+      this.logger.info({ remoteAddress: this.remoteAddress, remotePort: this.remotePort }, "connection opened");
+    }
     this.#actor.start();
     if (this.#limits.handshake === "none") this.#actor.send({ type: "HEADER_IMPLICIT" });
   }
@@ -168,7 +172,16 @@ export class Connection implements ConnectionInfo, RunnerHost {
   }
 
   get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#closed) this.#abort.abort();
+    }
     return this.#abort.signal;
+  }
+
+  get logger(): Logger {
+    this.#logger ??= this.#services.logger.child({ connection: this.id });
+    return this.#logger;
   }
 
   get protocol(): WireProtocol {
@@ -259,7 +272,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
         if (this.#actor.getSnapshot().value === "header") this.#actor.send({ type: "HEADER_IMPLICIT" });
       }
     }
-    if (this.#actor.getSnapshot().value === "header") data = this.#handshake(chunk);
+    if (this.#actor.getSnapshot().value === "header") data = this.#handshake(chunk, items);
     if (data !== null) this.#decoder.push(data, items);
     if (this.#decoder.poisoned) this.#socket.pause(); // stop reading; reply, then close
     if (items.length > 0) this.#actor.send({ type: "COMMANDS", items });
@@ -269,7 +282,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
    * Consumes the handshake line. Returns the bytes left for the command decoder, or null
    * while the line is incomplete or when the handshake closed the connection.
    */
-  #handshake(chunk: Buffer): Buffer | null {
+  #handshake(chunk: Buffer, items: ParsedItem[]): Buffer | null {
     const buf = this.#headerBytes ? Buffer.concat([this.#headerBytes, chunk]) : chunk;
     this.#headerBytes = null;
     const lf = buf.indexOf(LF);
@@ -287,7 +300,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
     const line = buf.subarray(0, lf > 0 && buf[lf - 1] === CR ? lf - 1 : lf);
     if (this.#limits.handshake === "auto") {
       const argv = splitArgs(line);
-      if (argv && argv.length > 0 && this.application.lookup(argv[0]!)) {
+      if (argv && argv.length > 0 && this.application.lookup(argv[0]!)?.autoHandshake) {
         this.#actor.send({ type: "HEADER_IMPLICIT" });
         return buf; // the line is the first command
       }
@@ -295,9 +308,19 @@ export class Connection implements ConnectionInfo, RunnerHost {
     const fields = parseHeader(line);
     this.#actor.send({ type: "HEADER", fields, size: line.length });
     if (!this.#actor.getSnapshot().matches("open")) return null;
-    this.logger.info({ header: fields }, "handshake");
+    // Credentials may travel in the header (`auth=`): never log them.
+    if (this.#services.logger.isLevelEnabled("info")) {
+      this.logger.info({ header: "auth" in fields ? { ...fields, auth: "[redacted]" } : fields }, "handshake");
+    }
     const proto = fields.proto?.toLowerCase();
     if (proto === "resp2" || proto === "resp3") this.setProtocol(proto);
+    const auth = fields.auth;
+    if (auth !== undefined) {
+      // `auth=user:password` (or `auth=password` for the default user), checked in order.
+      const colon = auth.indexOf(":");
+      const login = colon === -1 ? { user: "default", password: auth } : { user: auth.slice(0, colon), password: auth.slice(colon + 1) };
+      items.push({ login });
+    }
     return buf.subarray(lf + 1);
   }
 
@@ -307,7 +330,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
     // A command name is a short word; the header limit bounds how far to look for its end.
     const start = buf.toString("latin1", 0, Math.min(buf.length, this.#limits.maxHeaderSize + 1));
     const word = /^\s*(\S+)\s/.exec(start)?.[1];
-    return word !== undefined && this.application.lookup(word) !== undefined;
+    return word !== undefined && this.application.lookup(word)?.autoHandshake === true;
   }
 
   // ---- closing -----------------------------------------------------------------------------
@@ -324,8 +347,9 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   /** The machine reached `closed`: say why if the client should know, then end the socket. */
   #teardown(reason: CloseReason): void {
-    this.#abort.abort();
-    this.logger.info({ reason }, "connection closed");
+    this.#closed = true;
+    this.#abort?.abort();
+    if (this.#services.logger.isLevelEnabled("info")) this.logger.info({ reason }, "connection closed");
     const message =
       reason === "header_too_large"
         ? `Protocol error: header too large (max ${this.#limits.maxHeaderSize} bytes)`

@@ -27,10 +27,15 @@ function decode(chunks: readonly Buffer[], format: WireFormat = "resp", limits =
   return out;
 }
 
+/** A command's words, or the error text of an error item. */
+function wordsOrError(item: ParsedItem): readonly (string | Buffer)[] | string {
+  return "argv" in item ? item.argv : "error" in item ? item.error : "login";
+}
+
 /** Arguments as bytes, whatever type the decoder chose for each. */
 function asBytes(items: readonly ParsedItem[]): (Buffer[] | string)[] {
   return items.map((item) =>
-    "argv" in item ? item.argv.map((a) => (typeof a === "string" ? Buffer.from(a, "latin1") : Buffer.from(a))) : item.error,
+    "argv" in item ? item.argv.map((a) => (typeof a === "string" ? Buffer.from(a, "latin1") : Buffer.from(a))) : String(wordsOrError(item)),
   );
 }
 
@@ -60,7 +65,7 @@ describe("RESP requests", () => {
   it("accepts inline commands between RESP requests, as Redis does", () => {
     const items = decode([Buffer.concat([resp(["PING"]), Buffer.from("PING inline\r\n"), resp(["GET", "k"])])]);
     assert.deepEqual(
-      items.map((i) => ("argv" in i ? i.argv : i.error)),
+      items.map(wordsOrError),
       [["PING"], ["PING", "inline"], ["GET", "k"]],
     );
   });
@@ -163,7 +168,7 @@ describe("properties", () => {
           // An unfinished request is at most one line, or one bulk header plus body.
           assert.ok(decoder.buffered <= limits.maxBulkLength + 300 + 64, `buffered ${decoder.buffered}`);
         }
-        for (const item of out) assert.ok("argv" in item ? item.argv.length > 0 : item.error.startsWith("Protocol error"));
+        for (const item of out) assert.ok("argv" in item ? item.argv.length > 0 : String(wordsOrError(item)).startsWith("Protocol error"));
       }),
       { numRuns: 500 },
     );
