@@ -1,0 +1,29 @@
+// The retopy server of `npm run bench`: examples/kv.ts (TypeScript, loaded through tsx)
+// served by the built retopy (dist/, so run `npm run build` first) on 127.0.0.1.
+//
+//   node bench/kv-server.mjs [port=0]   # prints the port
+//
+// Under child_process.fork (bench/run.mjs) it also reports {type:"listening", port} and
+// answers the IPC message "memory" with process.memoryUsage() after a forced GC
+// (start it with --expose-gc for that).
+import { register } from "tsx/esm/api";
+
+register(); // examples/ is TypeScript and not part of dist/
+const { RetopyServer } = await import("../dist/src/index.js");
+// kv.ts imports "retopy", which resolves to the same dist/src/index.js as above.
+const { default: app } = await import("../examples/kv.ts");
+
+const server = new RetopyServer(app, { logger: false });
+const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
+if (process.send) process.send({ type: "listening", port });
+else console.log(port);
+
+if (process.send) {
+  process.on("message", (message) => {
+    if (message !== "memory") return;
+    globalThis.gc?.();
+    globalThis.gc?.();
+    process.send({ type: "memory", usage: process.memoryUsage() });
+  });
+  process.on("disconnect", () => process.exit(0)); // the bench died: do not linger
+}
