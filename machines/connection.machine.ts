@@ -11,8 +11,12 @@ import type { supervisorMachine } from "./supervisor.machine.js";
  * header in `header`, commands in `open`, and authenticated commands only in
  * `open.authenticated` (see `mayRunAuthenticated`).
  *
- * One `COMMANDS` event carries every command parsed from one network read: an XState send
- * costs about 1.5 µs, so sending per command would dominate a pipelined workload.
+ * One `COMMANDS` event carries every command parsed from one network read. The handler
+ * actor exists only while `open`, so a batch can only be run there. The server sends each
+ * batch straight to that handler actor (about 0.06 µs) rather than through this machine's
+ * own `COMMANDS → forwardToHandler` route (about 2 µs per read, measured): the machine takes
+ * every state change and none of the per-read traffic. The route stays here so the machine
+ * on its own (tests, the inspector) shows where commands go.
  */
 
 /**

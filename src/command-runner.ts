@@ -58,6 +58,17 @@ export class CommandRunner {
     this.#host = host;
   }
 
+  /**
+   * Queues an out-of-band message (pub/sub). While commands are being answered it joins
+   * the output after the replies already encoded, so it never lands inside a reply and
+   * never overtakes a reply owed to an earlier command; otherwise it is written at once.
+   */
+  push(values: readonly ReplyValue[]): void {
+    if (this.#stopped) return;
+    this.#host.encoder.encodePush(values, this.#output);
+    if (!this.#draining) this.#flush();
+  }
+
   /** True while commands are queued or running. */
   get busy(): boolean {
     return this.#draining;

@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import { nanoid } from "nanoid";
 import type { Logger } from "pino";
-import { type Actor, type ActorRefFrom, createActor, fromCallback } from "xstate";
+import { type Actor, type ActorRef, type ActorRefFrom, createActor, fromCallback, type Snapshot } from "xstate";
 import {
   type CloseReason,
   type ConnectionMachine,
@@ -23,7 +23,7 @@ import { respReplyEncoder } from "./protocol/resp-reply.js";
 import { splitArgs } from "./protocol/split-args.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { textReplyEncoder } from "./protocol/text-reply.js";
-import type { ReplyEncoder } from "./reply.js";
+import type { ReplyEncoder, ReplyValue } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
 
 /** Protocol limits of every connection; see `RetopyServerOptions` for the defaults. */
@@ -64,12 +64,15 @@ const CR = 0x0d;
  * stops it, which stops the runner so nothing more is run or written.
  */
 export function createHandlerActor(registry: ReadonlyMap<string, Connection>) {
-  return fromCallback<HandlerEvent, HandlerInput>(({ input, receive }) => {
+  return fromCallback<HandlerEvent, HandlerInput>(({ input, receive, self }) => {
     const connection = registry.get(input.connectionId);
     if (!connection) return undefined;
-    const runner = connection._attachRunner();
+    const runner = connection._attachRunner(self);
     receive((event) => runner.enqueue(event.items));
-    return () => runner.stop();
+    return () => {
+      connection._detachRunner();
+      runner.stop();
+    };
   });
 }
 
@@ -102,6 +105,8 @@ export class Connection implements ConnectionInfo, RunnerHost {
   #closed = false;
   readonly #actor: Actor<ConnectionMachine>;
   #runner: CommandRunner | null = null;
+  /** The handler actor while the connection is `open`; null otherwise. */
+  #handler: ActorRef<Snapshot<unknown>, HandlerEvent> | null = null;
   #closeReason: CloseReason | null = null;
   #drainRequested = false;
 
@@ -195,6 +200,10 @@ export class Connection implements ConnectionInfo, RunnerHost {
     if (this.#actor.getSnapshot().status === "active") this.#actor.send({ type: "PROTOCOL", protocol });
   }
 
+  push(...values: ReplyValue[]): void {
+    this.#runner?.push(values);
+  }
+
   /** Closes after the reply of the running command; commands queued behind it are dropped. */
   close(): void {
     this.requestClose("quit");
@@ -239,10 +248,16 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.#sendClose(this.#closeReason ?? "server_closing");
   }
 
-  /** @internal Called by the handler actor when it starts. */
-  _attachRunner(): CommandRunner {
+  /** @internal Called by the handler actor when it starts (on entering `open`). */
+  _attachRunner(handler: ActorRef<Snapshot<unknown>, HandlerEvent>): CommandRunner {
+    this.#handler = handler;
     this.#runner = new CommandRunner(this);
     return this.#runner;
+  }
+
+  /** @internal Called when the handler actor stops (on leaving `open`). */
+  _detachRunner(): void {
+    this.#handler = null;
   }
 
   /** @internal The server's graceful close: finish what was received, then close. */
@@ -275,7 +290,11 @@ export class Connection implements ConnectionInfo, RunnerHost {
     if (this.#actor.getSnapshot().value === "header") data = this.#handshake(chunk, items);
     if (data !== null) this.#decoder.push(data, items);
     if (this.#decoder.poisoned) this.#socket.pause(); // stop reading; reply, then close
-    if (items.length > 0) this.#actor.send({ type: "COMMANDS", items });
+    // The batch goes straight to the handler actor, which exists only while the connection
+    // is `open`. Routing it through the connection machine (its COMMANDS transition does the
+    // same forwarding) measured 2.0 µs per read against 0.06 µs for this send; the machine
+    // stays on the path of state changes and off the per-read hot path.
+    if (items.length > 0) this.#handler?.send({ type: "COMMANDS", items });
   }
 
   /**

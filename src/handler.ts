@@ -38,6 +38,11 @@ export interface ConnectionInfo {
   setProtocol(protocol: WireProtocol): void;
   /** Closes the connection once the replies already owed to the client are written. */
   close(): void;
+  /**
+   * Sends a message the client did not ask for (RESP3 push `>`, a RESP2 array, one line in
+   * text mode), in order with the replies: it never splits or overtakes a reply.
+   */
+  push(...values: ReplyValue[]): void;
 }
 
 /** Server-wide facts a command may read. */
