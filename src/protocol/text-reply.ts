@@ -87,6 +87,10 @@ export const textReplyEncoder: ReplyEncoder = {
         out.text(`${only}${CRLF}`);
         return;
       }
+      if (only instanceof Status) {
+        out.text(`+${only.text}${CRLF}`);
+        return;
+      }
     }
     const lines: string[] = [];
     for (const value of values) appendValue(lines, value);
