@@ -51,6 +51,8 @@ export class CommandRunner {
   #queue: ParsedItem[] = [];
   #head = 0;
   #draining = false;
+  /** True while the queue waits for an async command: pushes are not batched then. */
+  #waiting = false;
   #stopped = false;
   readonly #output = new ReplyOutput();
 
@@ -59,14 +61,20 @@ export class CommandRunner {
   }
 
   /**
-   * Queues an out-of-band message (pub/sub). While commands are being answered it joins
-   * the output after the replies already encoded, so it never lands inside a reply and
-   * never overtakes a reply owed to an earlier command; otherwise it is written at once.
+   * Queues an out-of-band message (pub/sub). Replies are encoded whole, so a push joins the
+   * output between two replies, after every reply already encoded: it never lands inside a
+   * reply and never overtakes the reply of a command that finished before it.
+   *
+   * - Idle, or waiting for an async command: written at once (the output holds only whole
+   *   replies then), so a subscriber running a slow command still gets its messages.
+   * - During a synchronous batch: the push can only come from the command that is running
+   *   on this connection (SUBSCRIBE, or PUBLISH to a channel it listens to); it leaves with
+   *   the batch, before that command's reply, as in Redis.
    */
   push(values: readonly ReplyValue[]): void {
     if (this.#stopped) return;
     this.#host.encoder.encodePush(values, this.#output);
-    if (!this.#draining) this.#flush();
+    if (!this.#draining || this.#waiting) this.#flush();
   }
 
   /** True while commands are queued or running. */
@@ -99,11 +107,16 @@ export class CommandRunner {
       const pending = this.#runItem(item);
       if (pending) {
         this.#flush();
+        this.#waiting = true;
         // `pending` settles through #finish/#complete, which catch everything; the rejection
         // branch is a last guard so a bug there can never stall the queue silently.
         pending.then(
-          () => this.#drain(),
+          () => {
+            this.#waiting = false;
+            this.#drain();
+          },
           (error: unknown) => {
+            this.#waiting = false;
             this.#host.connection.logger.error({ err: error }, "command runner failed");
             this.#drain();
           },
@@ -241,6 +254,8 @@ export class CommandRunner {
       this.#replyError(this.#errorReply(definition, outcome));
       return;
     }
+    // `skipReply()`: the command answered with its pushes, which are already in the output.
+    if (handler?._skipReply) return;
     const replies = handler && handler._replies.length > 0 ? handler._replies : NO_OUTPUT;
     try {
       this.#host.encoder.encodeValues(replies, this.#output);

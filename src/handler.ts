@@ -3,6 +3,7 @@ import type { WireProtocol } from "../machines/connection.machine.js";
 import type { Application } from "./application.js";
 import type { BoundArguments, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
+import type { PubSub } from "./pubsub.js";
 import type { ReplyValue } from "./reply.js";
 import type { ServerStats } from "./stats.js";
 
@@ -40,14 +41,19 @@ export interface ConnectionInfo {
   close(): void;
   /**
    * Sends a message the client did not ask for (RESP3 push `>`, a RESP2 array, one line in
-   * text mode), in order with the replies: it never splits or overtakes a reply.
+   * text mode), in order with the replies: it never splits a reply and never overtakes the
+   * reply of a command that finished before it. A push made while a command runs on this
+   * same connection (PUBLISH to a channel it is subscribed to) comes before that
+   * command's reply, as in Redis. Pushes to a closed connection are dropped.
    */
   push(...values: ReplyValue[]): void;
 }
 
-/** Server-wide facts a command may read. */
+/** Server-wide facts and services a command may use. */
 export interface ServerInfo {
   stats(): ServerStats;
+  /** The server's channels: `this.server.pubsub.publish("news", "hello")`. */
+  readonly pubsub: PubSub;
 }
 
 /** The command being run: its wire name and the raw arguments the client sent after it. */
@@ -82,6 +88,8 @@ export class CommandHandler {
   _replies: ReplyValue[] = [];
   /** @internal */
   _finished = false;
+  /** @internal Set by `skipReply()`; read by the command runner. */
+  _skipReply = false;
   readonly #arguments: BoundArguments;
 
   constructor(context: HandlerContext) {
@@ -141,6 +149,20 @@ export class CommandHandler {
       throw new RetopyError("RETOPY_WRITE_AFTER_FINISH", `'${this.command.name}' wrote after its reply was finished`);
     }
     this._replies.push(value);
+  }
+
+  /**
+   * Declares that the command's answer is whatever it pushed with `this.connection.push`:
+   * no normal reply is encoded, so neither values written nor the returned value nor the
+   * implicit `+OK` reach the client. Redis's SUBSCRIBE works so, answering with one
+   * push-shaped message per channel. A command that fails still gets its error reply,
+   * after whatever it had already pushed. Call it from `prepare()` or the command itself.
+   */
+  skipReply(): void {
+    if (this._finished) {
+      throw new RetopyError("RETOPY_WRITE_AFTER_FINISH", `'${this.command.name}' called skipReply() after its reply was finished`);
+    }
+    this._skipReply = true;
   }
 
   /** True once the reply has been completed. */

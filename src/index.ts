@@ -26,6 +26,7 @@ export { CommandError, InvalidArgumentError, MissingArgumentError, RetopyError }
 export type { RetopyErrorCode } from "./errors.js";
 export { Status, status, Verbatim, verbatim } from "./reply.js";
 export type { ReplyValue } from "./reply.js";
+export { PubSub } from "./pubsub.js";
 export { RetopyServer } from "./server.js";
 export type { CloseOptions, ListenOptions, RetopyServerOptions } from "./server.js";
 export type { ServerStats } from "./stats.js";

@@ -8,6 +8,7 @@ import { Connection, type ConnectionLimits, type ConnectionServices, createHandl
 import { RetopyError } from "./errors.js";
 import type { ConnectionInfo, ServerInfo } from "./handler.js";
 import { createLogger, type LoggerOption } from "./logger.js";
+import { PubSub } from "./pubsub.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
 
 export interface RetopyServerOptions {
@@ -78,6 +79,8 @@ export class RetopyServer {
   readonly logger: Logger;
   /** The supervisor actor: global counters and the server's running/draining/stopped state. */
   readonly supervisor: Actor<typeof supervisorMachine>;
+  /** The server's pub/sub channels, shared by its connections (`this.server.pubsub` in commands). */
+  readonly pubsub = new PubSub();
   readonly #server: Server;
   readonly #registry = new Map<string, Connection>();
   readonly #services: ConnectionServices;
@@ -95,7 +98,7 @@ export class RetopyServer {
     this.supervisor.subscribe({ error: (error) => this.logger.error({ err: error }, "supervisor failed") });
     this.supervisor.start();
     const stats = new StatsBuffer(this.supervisor);
-    const server: ServerInfo = { stats: () => stats.read() };
+    const server: ServerInfo = { stats: () => stats.read(), pubsub: this.pubsub };
     this.#services = {
       application,
       server,
@@ -106,7 +109,9 @@ export class RetopyServer {
       supervisor: this.supervisor,
       registry: this.#registry,
       counters: { clientIds: 0 },
-      released: () => {
+      released: (connection) => {
+        // Subscriptions already went when the connection closed; this is the backstop.
+        this.pubsub.unsubscribeAll(connection);
         if (this.#registry.size === 0) this.#onEmpty?.();
       },
     };

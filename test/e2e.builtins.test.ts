@@ -66,8 +66,11 @@ const COMPAT_USAGES = [
   "info [section ...]",
 ];
 const COMPAT_NAMES = COMPAT_USAGES.map((usage) => usage.split(" ")[0]!);
-const BUILTIN_USAGES = ["quit", ...COMPAT_USAGES, "commands", "help [command]", "stats"];
-const ALL_NAMES = ["increment", "get", "set", "rem", "opt", "ping", "quit", ...COMPAT_NAMES, "commands", "help", "stats"];
+/** The pub/sub built-ins (src/builtins.ts), mounted after `stats`. */
+const PUBSUB_USAGES = ["subscribe channel [channel ...]", "unsubscribe [channel ...]", "publish channel message", "pubsub subcommand [args ...]"];
+const PUBSUB_NAMES = PUBSUB_USAGES.map((usage) => usage.split(" ")[0]!);
+const BUILTIN_USAGES = ["quit", ...COMPAT_USAGES, "commands", "help [command]", "stats", ...PUBSUB_USAGES];
+const ALL_NAMES = ["increment", "get", "set", "rem", "opt", "ping", "quit", ...COMPAT_NAMES, "commands", "help", "stats", ...PUBSUB_NAMES];
 
 /** Reads lines until (and without) `sentinel`; the sentinel is the reply to a `ping` sent after. */
 async function readUntil(client: TextClient, sentinel: string, timeoutMs = 3000): Promise<string[]> {
@@ -264,6 +267,6 @@ describe("built-in commands", () => {
     assert.equal(await client.command("help set"), "my help for set");
     assert.equal(await client.command("HELP x"), "my help for x");
     // Listed once, as the user's command, among the user's commands.
-    assert.deepEqual(await multiline(client, "commands"), ["help [topic]", "ping", "quit", ...COMPAT_USAGES, "commands", "stats"]);
+    assert.deepEqual(await multiline(client, "commands"), ["help [topic]", "ping", "quit", ...COMPAT_USAGES, "commands", "stats", ...PUBSUB_USAGES]);
   });
 });
