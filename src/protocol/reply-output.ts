@@ -5,6 +5,13 @@
  */
 export type OutputChunk = string | Buffer;
 
+const SMALL_BYTES = 64;
+
+function isAscii(value: Uint8Array): boolean {
+  for (let i = 0; i < value.length; i++) if (value[i]! > 0x7f) return false;
+  return true;
+}
+
 export class ReplyOutput {
   #text = "";
   #chunks: OutputChunk[] | null = null;
@@ -16,6 +23,12 @@ export class ReplyOutput {
 
   /** Appends raw bytes, byte for byte. */
   bytes(value: Uint8Array): void {
+    // Short ASCII values (most stored keys and counters) read the same as text: keep them
+    // in the one string, so the batch still leaves in a single plain write.
+    if (value.length <= SMALL_BYTES && isAscii(value)) {
+      this.#text += Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
+      return;
+    }
     this.#chunks ??= [];
     if (this.#text.length > 0) {
       this.#chunks.push(this.#text);

@@ -28,7 +28,7 @@ const CR = 0x0d;
 const STAR = 0x2a;
 const DOLLAR = 0x24;
 /** Reads up to this size get a latin1 text view; larger ones (big values) are not copied. */
-const TEXT_VIEW_LIMIT = 256 * 1024;
+const TEXT_VIEW_LIMIT = 16 * 1024;
 const HIGH_BYTE = /[\x80-\xff]/g;
 const TOO_BIG_INLINE = "Protocol error: too big inline request";
 /** Bulk arguments up to this size are decoded to strings when they are plain ASCII. */
