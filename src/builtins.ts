@@ -1,4 +1,4 @@
-import { RedisCompat } from "./compat.js";
+import { RedisCompat } from "./compat/redis-compat.js";
 import { command, parameter } from "./decorators.js";
 import { CommandError } from "./errors.js";
 import { CommandHandler, type HandlerClass } from "./handler.js";

@@ -55,7 +55,7 @@ class Store extends CommandHandler {
 }
 
 const USER_USAGES = ["increment key", "get key", "set key value", "rem key [key ...]", "opt [x]", "ping"];
-/** The Redis compatibility set (src/compat.ts), always mounted right after `quit`. */
+/** The Redis compatibility set (src/compat/), always mounted right after `quit`. */
 const COMPAT_USAGES = [
   "hello [protover] [options ...]",
   "auth credentials [credentials ...]",

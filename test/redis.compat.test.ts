@@ -1,5 +1,5 @@
 /**
- * Redis compatibility (src/compat.ts) through a real Redis client: ioredis talks to a
+ * Redis compatibility (src/compat/) through a real Redis client: ioredis talks to a
  * retopy server on 127.0.0.1 exactly as it talks to Redis — HELLO 3 (with AUTH), CLIENT
  * SETNAME/SETINFO and the INFO ready check at connect, then commands, pipelines, binary
  * values, errors, logins and the server-introspection commands. A few checks read the raw

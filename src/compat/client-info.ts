@@ -1,0 +1,38 @@
+/**
+ * Per-connection facts for HELLO and CLIENT: the protocol number, the library a client
+ * announced with CLIENT SETINFO, the `id=… addr=…` line, and Redis's rule for names.
+ */
+import { CommandError } from "../errors.js";
+import type { ConnectionInfo } from "../handler.js";
+
+/** Redis accepts client names and library infos made of `!`..`~` only. */
+export const PRINTABLE = /^[!-~]*$/;
+
+export function protoNumber(connection: ConnectionInfo): 2 | 3 {
+  return connection.protocol === "resp3" ? 3 : 2;
+}
+
+/** What CLIENT SETINFO recorded, per connection (the connection is not ours to extend). */
+export const libraryInfo = new WeakMap<ConnectionInfo, { name?: string; version?: string }>();
+
+/** `id=… addr=… name=… user=… proto=…`, the line CLIENT INFO and CLIENT LIST print. */
+export function clientLine(connection: ConnectionInfo): string {
+  const info = libraryInfo.get(connection);
+  const host = connection.remoteAddress ?? "";
+  const addr = `${host.includes(":") ? `[${host}]` : host}:${connection.remotePort ?? 0}`;
+  return [
+    `id=${connection.clientId}`,
+    `addr=${addr}`,
+    `name=${connection.clientName ?? ""}`,
+    `user=${connection.user ?? ""}`,
+    `proto=${connection.protocol}`,
+    `resp=${connection.protocol === "text" ? 0 : protoNumber(connection)}`,
+    `lib-name=${info?.name ?? ""}`,
+    `lib-ver=${info?.version ?? ""}`,
+  ].join(" ");
+}
+
+/** Redis's rule for client names: printable, no spaces; the empty name clears it. */
+export function checkClientName(name: string): void {
+  if (!PRINTABLE.test(name)) throw new CommandError("Client names cannot contain spaces, newlines or special characters.");
+}

@@ -1,0 +1,115 @@
+/**
+ * The server-wide replies of CONFIG GET and INFO: the few settings Redis tools ask for, and
+ * Redis's INFO text filled with the server's counters.
+ */
+import { arch, release, type } from "node:os";
+import type { ReplyValue } from "../reply.js";
+import type { ServerStats } from "../stats.js";
+import { retopyVersion } from "../version.js";
+
+/** What `INFO` reports as `redis_version`: the Redis release whose commands these mimic. */
+const REDIS_VERSION = "7.0.0";
+
+/** Redis's glob patterns (`*`, `?`, `[...]`), as CONFIG GET matches them. */
+function globToRegExp(pattern: string): RegExp {
+  let source = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*") source += ".*";
+    else if (c === "?") source += ".";
+    else if (c === "[") {
+      const end = pattern.indexOf("]", i + 1);
+      if (end === -1) source += "\\[";
+      else {
+        // `[^...]` negates in both languages; a backslash stays a literal character.
+        source += `[${pattern.slice(i + 1, end).replace(/\\/g, "\\\\")}]`;
+        i = end;
+      }
+    } else if (c === "\\" && i + 1 < pattern.length) {
+      source += pattern[++i]!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    } else source += c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+  try {
+    return new RegExp(`^${source}$`, "i");
+  } catch {
+    return /(?!)/; // a malformed class matches nothing
+  }
+}
+
+/** The settings CONFIG GET knows: what redis-benchmark and admin tools ask for. */
+const CONFIG_VALUES: ReadonlyMap<string, string> = new Map([
+  ["save", ""],
+  ["appendonly", "no"],
+  ["databases", "1"],
+]);
+
+/** CONFIG GET's map: each name as given (lowercased), or every known setting a glob matches. */
+export function configGet(patterns: readonly string[]): Map<string, ReplyValue> {
+  const reply = new Map<string, ReplyValue>();
+  for (const pattern of patterns) {
+    const known = CONFIG_VALUES.get(pattern.toLowerCase());
+    if (known !== undefined) {
+      reply.set(pattern.toLowerCase(), known);
+      continue;
+    }
+    const re = globToRegExp(pattern);
+    for (const [key, value] of CONFIG_VALUES) if (re.test(key)) reply.set(key, value);
+  }
+  return reply;
+}
+
+/** INFO's text for the sections asked for (none: the default ones), `\r\n` line ends. */
+export function infoText(stats: ServerStats, sectionNames: readonly string[]): string {
+  const wanted = new Set(sectionNames.map((s) => s.toLowerCase()));
+  const everything = wanted.has("all") || wanted.has("everything");
+  const byDefault = wanted.size === 0 || wanted.has("default") || everything;
+  const sections: [string, boolean, () => string[]][] = [
+    [
+      "Server",
+      true,
+      () => [
+        `redis_version:${REDIS_VERSION}`,
+        `retopy_version:${retopyVersion()}`,
+        "redis_mode:standalone",
+        `os:${type()} ${release()} ${arch()}`,
+        `arch_bits:${/64/.test(arch()) ? 64 : 32}`,
+        `node_version:${process.versions.node}`,
+        `process_id:${process.pid}`,
+        `uptime_in_seconds:${stats.uptimeSeconds}`,
+        `uptime_in_days:${Math.floor(stats.uptimeSeconds / 86400)}`,
+      ],
+    ],
+    ["Clients", true, () => [`connected_clients:${stats.connectionsCurrent}`]],
+    [
+      "Memory",
+      true,
+      () => {
+        const memory = process.memoryUsage();
+        return [`used_memory:${memory.heapUsed}`, `used_memory_rss:${memory.rss}`];
+      },
+    ],
+    ["Persistence", true, () => ["loading:0"]],
+    [
+      "Stats",
+      true,
+      () => [
+        `total_connections_received:${stats.connectionsTotal}`,
+        `total_commands_processed:${stats.commandsTotal}`,
+        `total_error_replies:${stats.errorsTotal}`,
+      ],
+    ],
+    ["Replication", true, () => ["role:master", "connected_slaves:0"]],
+    [
+      "Commandstats",
+      false,
+      () => Object.entries(stats.commandCounts).map(([name, calls]) => `cmdstat_${name}:calls=${calls}`),
+    ],
+    ["Keyspace", true, () => []],
+  ];
+  const blocks: string[] = [];
+  for (const [title, inDefault, lines] of sections) {
+    if (!(wanted.has(title.toLowerCase()) || (inDefault ? byDefault : everything))) continue;
+    blocks.push([`# ${title}`, ...lines()].map((line) => `${line}\r\n`).join(""));
+  }
+  return blocks.join("\r\n");
+}
