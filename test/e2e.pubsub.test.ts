@@ -27,20 +27,10 @@ import {
   PubSub,
   type ReplyValue,
 } from "../src/index.js";
-import { eventually, type Running, type TextClient, useTestBed } from "./support.js";
+import { eventually, rawLength, type Running, type TextClient, useTestBed } from "./support.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Waits until `client.raw` is at least `length` characters long (bounded). */
-async function rawLength(client: TextClient, length: number, timeoutMs = 3000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (client.raw.length < length) {
-    if (client.isClosed) throw new Error(`closed early; got ${JSON.stringify(client.raw)}`);
-    if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(client.raw)}`);
-    await sleep(5);
-  }
-  return client.raw;
-}
 
 /**
  * Sends `line`, then a sentinel command (`ping`), and returns every line before the

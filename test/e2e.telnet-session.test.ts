@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RetopyServer } from "retopy";
 import { app } from "../examples/counter.js";
-import { type TextClient, useTestBed } from "./support.js";
+import { rawLength, type TextClient, useTestBed } from "./support.js";
 
 /** The session as the README shows it: what is typed, and what the server answers. */
 const SESSION: ReadonlyArray<readonly [line: string, reply: string | null]> = [
@@ -30,16 +30,6 @@ const SESSION_BYTES = SESSION.map(([line]) => `${line}\r\n`).join("");
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Waits until `client.raw` is at least `length` characters long (bounded). */
-async function rawLength(client: TextClient, length: number, timeoutMs = 3000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (client.raw.length < length) {
-    if (client.isClosed) throw new Error(`closed early; got ${JSON.stringify(client.raw)}`);
-    if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(client.raw)}`);
-    await sleep(5);
-  }
-  return client.raw;
-}
 
 describe("README telnet session (examples/counter.ts served from dist)", () => {
   // Only the clients go through the bed: the server is the dist one, started and closed below.

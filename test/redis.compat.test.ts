@@ -20,6 +20,7 @@ import {
   type HandlerEntry,
   type Status,
 } from "../src/index.js";
+import { connectRedis } from "./redis-support.js";
 import { eventually, type TextClient, useTestBed } from "./support.js";
 
 /** A small Redis-like store: every value is kept as raw bytes, like Redis strings. */
@@ -136,17 +137,8 @@ describe("Redis compatibility through ioredis", () => {
 
   /** A client that fails fast instead of retrying, closed when the suite ends. */
   async function connect(options: RedisOptions = {}, to = port): Promise<Redis> {
-    const client = new Redis({
-      port: to,
-      host: "127.0.0.1",
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      retryStrategy: () => null,
-      ...options,
-    });
+    const client = await connectRedis(to, options);
     clients.push(client);
-    client.on("error", () => undefined); // failures are asserted through the promises
-    await client.connect();
     return client;
   }
 

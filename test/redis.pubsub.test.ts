@@ -9,9 +9,8 @@ import { after, before, describe, it } from "node:test";
 import { Redis, type RedisOptions } from "ioredis";
 import { Application, CommandHandler, command, parameter, status, type Status } from "../src/index.js";
 import { decodeReplies, type RespValue } from "./resp-decoder.js";
-import { eventually, type Running, type TextClient, useTestBed } from "./support.js";
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { connectRedis } from "./redis-support.js";
+import { eventually, rawLength, type Running, type TextClient, useTestBed } from "./support.js";
 
 class Basics extends CommandHandler {
   @command({ help: "Replies PONG." })
@@ -31,16 +30,6 @@ function resp(...argv: string[]): string {
   return `*${argv.length}\r\n${argv.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
 }
 
-/** Waits until `client.raw` is at least `length` characters long (bounded). */
-async function rawLength(client: TextClient, length: number, timeoutMs = 3000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (client.raw.length < length) {
-    if (client.isClosed) throw new Error(`closed early; got ${JSON.stringify(client.raw)}`);
-    if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(client.raw)}`);
-    await sleep(5);
-  }
-  return client.raw;
-}
 
 /** Sends `request` and returns exactly the `expected.length` characters that follow, checked. */
 async function exchange(client: TextClient, request: string, expected: string): Promise<void> {
@@ -88,17 +77,8 @@ describe("pub/sub through ioredis and raw RESP", () => {
 
   /** A client that fails fast instead of retrying, closed when the suite ends. */
   async function connect(options: RedisOptions = {}): Promise<Redis> {
-    const client = new Redis({
-      port,
-      host: "127.0.0.1",
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      retryStrategy: () => null,
-      ...options,
-    });
+    const client = await connectRedis(port, options);
     clients.push(client);
-    client.on("error", () => undefined); // failures are asserted through the promises
-    await client.connect();
     return client;
   }
 

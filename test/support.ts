@@ -182,3 +182,14 @@ export async function eventually(predicate: () => boolean, timeoutMs = 2000, wha
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Waits until `client.raw` is at least `length` characters long (bounded); returns it. */
+export async function rawLength(client: TextClient, length: number, timeoutMs = 3000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (client.raw.length < length) {
+    if (client.isClosed) throw new Error(`closed early; got ${JSON.stringify(client.raw)}`);
+    if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(client.raw)}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return client.raw;
+}
