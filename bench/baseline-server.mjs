@@ -8,6 +8,7 @@
 // Under child_process.fork (bench/run.mjs) it also reports {type:"listening", port} and
 // answers the IPC message "memory" with process.memoryUsage() after a forced GC
 // (start it with --expose-gc for that).
+import { reportToBench } from "./child-ipc.mjs";
 import net from "node:net";
 
 const MAX_INLINE = 64 * 1024; // as Redis: longer without a newline is a protocol error
@@ -227,17 +228,5 @@ const server = net.createServer((socket) => {
 server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {
   // Past listen, an error (EMFILE on accept) costs that connection, not the server.
   server.on("error", (error) => console.error(`baseline-server: ${error.message}`));
-  const { port } = server.address();
-  if (process.send) process.send({ type: "listening", port });
-  else console.log(port);
+  reportToBench(server.address().port);
 });
-
-if (process.send) {
-  process.on("message", (message) => {
-    if (message !== "memory") return;
-    globalThis.gc?.();
-    globalThis.gc?.();
-    process.send({ type: "memory", usage: process.memoryUsage() });
-  });
-  process.on("disconnect", () => process.exit(0)); // the bench died: do not linger
-}

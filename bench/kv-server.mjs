@@ -6,6 +6,7 @@
 // Under child_process.fork (bench/run.mjs) it also reports {type:"listening", port} and
 // answers the IPC message "memory" with process.memoryUsage() after a forced GC
 // (start it with --expose-gc for that).
+import { reportToBench } from "./child-ipc.mjs";
 import { register } from "tsx/esm/api";
 
 register(); // examples/ is TypeScript and not part of dist/
@@ -15,15 +16,4 @@ const { default: app } = await import("../examples/kv.ts");
 
 const server = new RetopyServer(app, { logger: false });
 const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
-if (process.send) process.send({ type: "listening", port });
-else console.log(port);
-
-if (process.send) {
-  process.on("message", (message) => {
-    if (message !== "memory") return;
-    globalThis.gc?.();
-    globalThis.gc?.();
-    process.send({ type: "memory", usage: process.memoryUsage() });
-  });
-  process.on("disconnect", () => process.exit(0)); // the bench died: do not linger
-}
+reportToBench(port);
