@@ -8,13 +8,24 @@
  *   telnet 127.0.0.1 6380          # set a 1 / incr a / get a / del a b / ping
  */
 import { pathToFileURL } from "node:url";
-import { Application, CommandError, CommandHandler, command, parameter, RetopyServer, status, type Status } from "retopy";
+import {
+  Application,
+  CommandError,
+  CommandHandler,
+  command,
+  parameter,
+  type RawArgument,
+  RetopyServer,
+  status,
+  type Status,
+} from "retopy";
 
 /**
- * Every value is raw bytes, as in Redis: `set a +1` / `get a` gives back `+1` and any binary
- * value round-trips. `incr` parses and re-stores it.
+ * Values are kept exactly as they arrived (`type: "raw"`): a string when the client sent
+ * plain ASCII, a Buffer otherwise. Replies send either back byte for byte, so `set a +1` /
+ * `get a` gives back `+1` and any binary value round-trips. `incr` parses and re-stores it.
  */
-const store = new Map<string, Buffer>();
+const store = new Map<string, RawArgument>();
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -25,9 +36,9 @@ const REDIS_INTEGER = /^(?:0|-?[1-9][0-9]*)$/;
  * The stored bytes as a signed 64-bit integer, or null when Redis would refuse it. Up to 15
  * digits fit a double exactly, so the common case stays a plain number.
  */
-function parseInt64(bytes: Buffer): number | bigint | null {
-  if (bytes.length > 20) return null;
-  const text = bytes.toString("latin1"); // one char per byte: a non-ASCII byte never matches
+function parseInt64(stored: RawArgument): number | bigint | null {
+  if (stored.length > 20) return null;
+  const text = typeof stored === "string" ? stored : stored.toString("latin1"); // a non-ASCII byte never matches
   if (!REDIS_INTEGER.test(text)) return null;
   if (text.length <= 15) return Number(text);
   const value = BigInt(text);
@@ -43,16 +54,16 @@ class KeyValue extends CommandHandler {
   }
 
   @parameter({ name: "key" })
-  @parameter({ name: "value", type: "buffer", help: "any bytes" })
+  @parameter({ name: "value", type: "raw", help: "any bytes" })
   @command({ help: "Sets key to hold the value (raw bytes), overwriting any old value." })
   set(): Status {
-    store.set(this.getArgument("key"), this.getArgument<Buffer>("value"));
+    store.set(this.getArgument("key"), this.getArgument<RawArgument>("value"));
     return status("OK");
   }
 
   @parameter({ name: "key" })
   @command({ help: "Gets the value of key, byte for byte; nil when the key does not exist." })
-  get(): Buffer | null {
+  get(): RawArgument | null {
     return store.get(this.getArgument("key")) ?? null;
   }
 
@@ -64,13 +75,13 @@ class KeyValue extends CommandHandler {
     const current = old === undefined ? 0 : parseInt64(old);
     if (current === null) throw new CommandError("value is not an integer or out of range");
     if (typeof current === "number" && current < Number.MAX_SAFE_INTEGER) {
-      store.set(key, Buffer.from(String(current + 1)));
+      store.set(key, String(current + 1));
       return current + 1;
     }
     const big = BigInt(current);
     if (big === INT64_MAX) throw new CommandError("increment or decrement would overflow");
     const next = big + 1n;
-    store.set(key, Buffer.from(next.toString()));
+    store.set(key, next.toString());
     return Number.isSafeInteger(Number(next)) ? Number(next) : next; // exact either way
   }
 

@@ -55,6 +55,8 @@ export interface CommandDefinition {
   readonly hooks: { readonly initialize: boolean; readonly prepare: boolean; readonly onFinish: boolean };
   /** Built-ins give way to a user command of the same name. */
   readonly builtin: boolean;
+  /** Small integer unique in its application: per-command counters are arrays indexed by it. */
+  readonly slot: number;
 }
 
 /** Options of `app.command(name, spec, fn)`, the decorator-free way to add a command. */
@@ -84,6 +86,7 @@ export class Application {
   readonly #commands = new Map<string, CommandDefinition>();
   /** Spellings seen on the wire (any case) → command, so lookups skip `toLowerCase`. */
   readonly #spellings = new Map<string, CommandDefinition>();
+  #nextSlot = 0;
 
   constructor(handlers: readonly HandlerEntry[] = [], settings: ApplicationSettings = {}) {
     this.settings = Object.freeze({
@@ -190,6 +193,7 @@ export class Application {
       initializeOptions,
       invoke,
       builtin,
+      slot: this.#nextSlot++,
     };
   }
 

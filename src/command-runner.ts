@@ -34,7 +34,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 /** What a command that wrote nothing replies: the status `+OK` (a string would be a RESP bulk string). */
-const NO_OUTPUT: readonly ReplyValue[] = [status("OK")];
+const OK = status("OK");
 
 /**
  * The handler actor's engine: runs one connection's commands strictly in order and
@@ -150,9 +150,9 @@ export class CommandRunner {
       return;
     }
     if ("login" in item) return this.#login(item.login.user, item.login.password);
-    const first = item.argv[0] ?? "";
+    const argv = item.argv;
+    const first = argv[0] ?? "";
     const name = typeof first === "string" ? first : first.toString("utf8");
-    const args = item.argv.slice(1);
     const definition = this.#host.application.lookup(name);
     if (!definition) {
       this.#replyError({ code: "ERR", message: `unknown command '${name.length > 128 ? `${name.slice(0, 128)}...` : name}'` });
@@ -170,13 +170,15 @@ export class CommandRunner {
     let handler: CommandHandler | undefined;
     let result: unknown;
     try {
-      const bound = bindArguments(definition.name, definition.params, args);
+      const values = bindArguments(definition.name, definition.params, argv);
+      const host = this.#host;
       const fresh = new definition.handlerClass({
-        application: this.#host.application,
-        connection: this.#host.connection,
-        server: this.#host.server,
-        command: { name: definition.name, args },
-        arguments: bound,
+        application: host.application,
+        connection: host.connection,
+        server: host.server,
+        definition,
+        argv,
+        values,
       });
       handler = fresh;
       const { hooks } = definition;
@@ -229,11 +231,11 @@ export class CommandRunner {
 
   /** The automatic finish: the returned value is written, then `onFinish` runs. */
   #finish(definition: CommandDefinition, handler: CommandHandler, outcome: unknown, failed: boolean): Promise<void> | void {
-    if (!failed && outcome !== undefined) handler._replies.push(outcome as never);
     handler._finished = true;
+    if (!definition.hooks.onFinish) return this.#complete(definition, handler, outcome, failed);
     let finished: unknown;
     try {
-      finished = definition.hooks.onFinish ? handler.onFinish() : undefined;
+      finished = handler.onFinish();
     } catch (error) {
       return this.#complete(definition, handler, failed ? outcome : error, true);
     }
@@ -246,9 +248,12 @@ export class CommandRunner {
     return this.#complete(definition, handler, outcome, failed);
   }
 
-  /** Encodes the command's reply (or its error) in queue order and counts it. */
-  #complete(definition: CommandDefinition, handler: CommandHandler | null | undefined, outcome: unknown, failed: boolean): void {
-    this.#host.stats.countCommand(definition.name, failed);
+  /**
+   * Encodes the command's reply (or its error) in queue order and counts it. The reply is
+   * what the command wrote, then the value it returned; `+OK` when it gave neither.
+   */
+  #complete(definition: CommandDefinition, handler: CommandHandler | null, outcome: unknown, failed: boolean): void {
+    this.#host.stats.countCommand(definition, failed);
     if (this.#stopped) return; // the client is gone: drop the reply, write nothing
     if (failed) {
       this.#replyError(this.#errorReply(definition, outcome));
@@ -256,9 +261,10 @@ export class CommandRunner {
     }
     // `skipReply()`: the command answered with its pushes, which are already in the output.
     if (handler?._skipReply) return;
-    const replies = handler && handler._replies.length > 0 ? handler._replies : NO_OUTPUT;
+    const written = handler?._replies ?? null;
     try {
-      this.#host.encoder.encodeValues(replies, this.#output);
+      if (written === null) this.#host.encoder.encodeValue(outcome === undefined ? OK : (outcome as ReplyValue), this.#output);
+      else this.#host.encoder.encodeValues(outcome === undefined ? written : [...written, outcome as ReplyValue], this.#output);
     } catch (error) {
       this.#replyError(this.#errorReply(definition, error));
     }

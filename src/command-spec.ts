@@ -2,9 +2,12 @@ import { InvalidArgumentError, MissingArgumentError, RetopyError } from "./error
 
 /**
  * Built-in argument types, or any function that converts the raw string (and may throw).
- * `buffer` keeps the argument's raw bytes (binary-safe over RESP).
+ * `buffer` gives the argument's bytes as a Buffer (binary-safe over RESP). `raw` gives the
+ * argument as it arrived, with no conversion: a string for text-protocol words and short
+ * plain-ASCII RESP bulks, a Buffer for any other bulk, so it is lossless over RESP, and the cheapest way to keep values that
+ * are only stored and sent back (a key-value store's values).
  */
-export type ParameterType = "string" | "int" | "float" | "boolean" | "buffer" | ((raw: string) => unknown);
+export type ParameterType = "string" | "int" | "float" | "boolean" | "buffer" | "raw" | ((raw: string) => unknown);
 
 /** An argument as it came off the wire: text, or raw bytes from a RESP bulk string. */
 export type RawArgument = string | Buffer;
@@ -45,10 +48,13 @@ export interface ParameterSpec {
   readonly variadic: boolean;
 }
 
-/** The arguments of one invocation, converted, by parameter name. */
-export type BoundArguments = ReadonlyMap<string, unknown>;
+/**
+ * The arguments of one invocation, converted: one value per parameter, in declaration
+ * order (an array for a variadic parameter). An array, not a Map: it is built per command.
+ */
+export type BoundArguments = readonly unknown[];
 
-const NO_ARGUMENTS: BoundArguments = new Map();
+const NO_ARGUMENTS: BoundArguments = Object.freeze([]);
 const INTEGER = /^[+-]?\d+$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const TRUE_WORDS = new Set(["true", "1", "yes", "on"]);
@@ -77,7 +83,7 @@ export function validateParameters(command: string, params: readonly ParameterOp
     }
     sawOptional ||= optional;
     const type = param.type ?? "string";
-    if (typeof type !== "function" && !["string", "int", "float", "boolean", "buffer"].includes(type)) {
+    if (typeof type !== "function" && !["string", "int", "float", "boolean", "buffer", "raw"].includes(type)) {
       throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': parameter '${param.name}' has unknown type '${String(type)}'`);
     }
     return { name: param.name, type, help: param.help ?? "", optional, default: param.default, variadic };
@@ -95,6 +101,7 @@ export function formatUsage(name: string, params: readonly ParameterSpec[]): str
 }
 
 function convert(command: string, param: ParameterSpec, rawArgument: RawArgument): unknown {
+  if (param.type === "raw") return rawArgument;
   if (param.type === "buffer") return typeof rawArgument === "string" ? Buffer.from(rawArgument) : rawArgument;
   const raw = typeof rawArgument === "string" ? rawArgument : rawArgument.toString("utf8");
   const fail = (expected: string): never => {
@@ -132,34 +139,37 @@ function convert(command: string, param: ParameterSpec, rawArgument: RawArgument
 }
 
 /**
- * Matches the client's words to the declared parameters and converts them. Throws a
- * `MissingArgumentError` or `InvalidArgumentError` naming the argument, which becomes the reply.
+ * Matches the client's words (`argv[1..]`; `argv[0]` is the command word) to the declared
+ * parameters and converts them. Throws a `MissingArgumentError` or `InvalidArgumentError`
+ * naming the argument, which becomes the reply.
  */
-export function bindArguments(command: string, params: readonly ParameterSpec[], args: readonly RawArgument[]): BoundArguments {
-  if (params.length === 0 && args.length === 0) return NO_ARGUMENTS;
-  const bound = new Map<string, unknown>();
-  let i = 0;
-  for (const param of params) {
+export function bindArguments(command: string, params: readonly ParameterSpec[], argv: readonly RawArgument[]): BoundArguments {
+  const given = argv.length - 1;
+  if (params.length === 0 && given === 0) return NO_ARGUMENTS;
+  const bound: unknown[] = new Array(params.length);
+  let i = 1;
+  for (let p = 0; p < params.length; p++) {
+    const param = params[p]!;
     if (param.variadic) {
-      const rest = args.slice(i).map((raw) => convert(command, param, raw));
+      const rest: unknown[] = [];
+      for (; i < argv.length; i++) rest.push(convert(command, param, argv[i]!));
       if (rest.length === 0 && !param.optional) throw missing(command, params, param);
-      bound.set(param.name, rest.length === 0 ? param.default : rest);
-      i = args.length;
+      bound[p] = rest.length === 0 ? param.default : rest;
       break;
     }
-    const raw = args[i];
+    const raw = argv[i];
     if (raw === undefined) {
       if (!param.optional) throw missing(command, params, param);
-      bound.set(param.name, param.default);
+      bound[p] = param.default;
       continue;
     }
-    bound.set(param.name, convert(command, param, raw));
+    bound[p] = param.type === "string" && typeof raw === "string" ? raw : convert(command, param, raw);
     i++;
   }
-  if (i < args.length) {
+  if (i < argv.length) {
     throw new InvalidArgumentError(
       params.length === 0 ? command : params[params.length - 1]!.name,
-      `wrong number of arguments for '${command}': unexpected '${String(args[i]).slice(0, 64)}' (usage: ${formatUsage(command, params)})`,
+      `wrong number of arguments for '${command}': unexpected '${String(argv[i]).slice(0, 64)}' (usage: ${formatUsage(command, params)})`,
     );
   }
   return bound;

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { WireProtocol } from "../machines/connection.machine.js";
-import type { Application } from "./application.js";
+import type { Application, CommandDefinition } from "./application.js";
 import type { BoundArguments, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
 import type { PubSub } from "./pubsub.js";
@@ -63,13 +63,20 @@ export interface CommandInvocation {
   readonly args: readonly RawArgument[];
 }
 
-/** Everything a handler is constructed with; built by retopy for each command. */
+/**
+ * Everything a handler is constructed with; built by retopy for each command. Kept flat
+ * (one object per command) because it is made on the hot path of every command.
+ */
 export interface HandlerContext {
   readonly application: Application;
   readonly connection: ConnectionInfo;
   readonly server: ServerInfo;
-  readonly command: CommandInvocation;
-  readonly arguments: BoundArguments;
+  /** The mounted command being run. */
+  readonly definition: CommandDefinition;
+  /** The request as received: the command word, then its raw arguments. */
+  readonly argv: readonly RawArgument[];
+  /** The converted arguments, one per parameter of `definition` (an array for a variadic one). */
+  readonly values: BoundArguments;
 }
 
 /**
@@ -80,24 +87,36 @@ export interface HandlerContext {
  * automatic finish, `onFinish()`. `prepare`, the method and `onFinish` may be async.
  */
 export class CommandHandler {
-  readonly application: Application;
-  readonly connection: ConnectionInfo;
-  readonly server: ServerInfo;
-  readonly command: CommandInvocation;
-  /** @internal Everything written so far; read by the command runner. */
-  _replies: ReplyValue[] = [];
+  /** @internal Everything written with `write()`, or null until the first write. */
+  _replies: ReplyValue[] | null = null;
   /** @internal */
   _finished = false;
   /** @internal Set by `skipReply()`; read by the command runner. */
   _skipReply = false;
-  readonly #arguments: BoundArguments;
+  // One field instead of one per service: a handler is built for every command.
+  readonly #context: HandlerContext;
+  #command: CommandInvocation | null = null;
 
   constructor(context: HandlerContext) {
-    this.application = context.application;
-    this.connection = context.connection;
-    this.server = context.server;
-    this.command = context.command;
-    this.#arguments = context.arguments;
+    this.#context = context;
+  }
+
+  get application(): Application {
+    return this.#context.application;
+  }
+
+  get connection(): ConnectionInfo {
+    return this.#context.connection;
+  }
+
+  get server(): ServerInfo {
+    return this.#context.server;
+  }
+
+  /** The command's wire name and raw arguments. */
+  get command(): CommandInvocation {
+    this.#command ??= { name: this.#context.definition.name, args: this.#context.argv.slice(1) };
+    return this.#command;
   }
 
   /** Receives the options given with the handler class in `new Application([[Cls, options]])`. */
@@ -111,17 +130,22 @@ export class CommandHandler {
 
   /** The converted value of a declared argument, or `defaultValue`, or a `-ERR missing argument`. */
   getArgument<T = string>(name: string, defaultValue?: T): T {
-    const value = this.#arguments.get(name);
-    if (value !== undefined) return (Array.isArray(value) ? value[0] : value) as T;
+    const index = this.#parameterIndex(name);
+    if (index !== -1) {
+      const value = this.#context.values[index];
+      // A variadic parameter holds an array, or its default when no value was given.
+      if (value !== undefined) return (Array.isArray(value) && this.#isVariadic(index) ? value[0] : value) as T;
+    }
     if (defaultValue !== undefined) return defaultValue;
     throw new MissingArgumentError(name, `missing argument '${name}'`);
   }
 
   /** Every value of an argument: the rest of the line for a variadic parameter. */
   getArguments<T = string>(name: string): T[] {
-    const value = this.#arguments.get(name);
+    const index = this.#parameterIndex(name);
+    const value = index === -1 ? undefined : this.#context.values[index];
     if (value === undefined) return [];
-    return (Array.isArray(value) ? value : [value]) as T[];
+    return (Array.isArray(value) && this.#isVariadic(index) ? value : [value]) as T[];
   }
 
   /** The raw bytes of a declared argument (binary-safe over RESP), or undefined. */
@@ -133,22 +157,29 @@ export class CommandHandler {
   getBuffers(name: string): Buffer[] {
     const index = this.#parameterIndex(name);
     if (index === -1) return [];
-    const params = this.application.lookup(this.command.name)?.params ?? [];
-    const raws = params[index]?.variadic ? this.command.args.slice(index) : this.command.args.slice(index, index + 1);
+    const { argv, definition } = this.#context;
+    // argv[0] is the command word: parameter i is argv[i + 1].
+    const raws = definition.params[index]!.variadic ? argv.slice(index + 1) : argv.slice(index + 1, index + 2);
     return raws.map((raw) => (typeof raw === "string" ? Buffer.from(raw) : raw));
   }
 
+  #isVariadic(index: number): boolean {
+    return this.#context.definition.params[index]!.variadic;
+  }
+
+  /** Position of a declared parameter; commands have few, so a scan beats a Map. */
   #parameterIndex(name: string): number {
-    const params = this.application.lookup(this.command.name)?.params ?? [];
-    return params.findIndex((p) => p.name === name);
+    const params = this.#context.definition.params;
+    for (let i = 0; i < params.length; i++) if (params[i]!.name === name) return i;
+    return -1;
   }
 
   /** Adds a reply; the connection's protocol frames it. Call once per line in text mode. */
   write(value: ReplyValue): void {
     if (this._finished) {
-      throw new RetopyError("RETOPY_WRITE_AFTER_FINISH", `'${this.command.name}' wrote after its reply was finished`);
+      throw new RetopyError("RETOPY_WRITE_AFTER_FINISH", `'${this.#context.definition.name}' wrote after its reply was finished`);
     }
-    this._replies.push(value);
+    (this._replies ??= []).push(value);
   }
 
   /**
@@ -160,7 +191,10 @@ export class CommandHandler {
    */
   skipReply(): void {
     if (this._finished) {
-      throw new RetopyError("RETOPY_WRITE_AFTER_FINISH", `'${this.command.name}' called skipReply() after its reply was finished`);
+      throw new RetopyError(
+        "RETOPY_WRITE_AFTER_FINISH",
+        `'${this.#context.definition.name}' called skipReply() after its reply was finished`,
+      );
     }
     this._skipReply = true;
   }

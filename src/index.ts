@@ -21,7 +21,14 @@ export type {
   ServerInfo,
 } from "./handler.js";
 export { authenticated, command, parameter } from "./decorators.js";
-export type { CommandOptions, ParameterOptions, ParameterSpec, ParameterType } from "./command-spec.js";
+export type {
+  BoundArguments,
+  CommandOptions,
+  ParameterOptions,
+  ParameterSpec,
+  ParameterType,
+  RawArgument,
+} from "./command-spec.js";
 export { CommandError, InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
 export type { RetopyErrorCode } from "./errors.js";
 export { Status, status, Verbatim, verbatim } from "./reply.js";

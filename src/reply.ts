@@ -22,10 +22,18 @@ export type ReplyValue =
 
 /** A simple status reply: `+OK` in RESP, the same line in text mode. */
 export class Status {
+  /** The status as one protocol line, `+text\r\n`; built once, since replies reuse statuses. */
+  readonly line: string;
+
   constructor(readonly text: string) {
-    if (/[\r\n]/.test(text)) throw new TypeError("a status cannot contain CR or LF");
+    if (text.includes("\r") || text.includes("\n")) throw new TypeError("a status cannot contain CR or LF");
+    this.line = `+${text}\r\n`;
   }
 }
+
+/** Statuses are immutable, so the common ones are shared instead of rebuilt per command. */
+const internedStatuses = new Map<string, Status>();
+const MAX_INTERNED_STATUSES = 1024;
 
 /** Text meant for people (RESP3 verbatim string `=`; a bulk string in RESP2; lines in text mode). */
 export class Verbatim {
@@ -38,7 +46,12 @@ export class Verbatim {
 
 /** `status("OK")` replies `+OK` on every protocol. */
 export function status(text: string): Status {
-  return new Status(text);
+  const known = internedStatuses.get(text);
+  if (known) return known;
+  const created = new Status(text);
+  // Bounded: a status built from varying text (a counter, say) must not grow the cache.
+  if (internedStatuses.size < MAX_INTERNED_STATUSES) internedStatuses.set(text, created);
+  return created;
 }
 
 /** `verbatim(text)`: a RESP3 verbatim string, for help texts and reports. */
@@ -57,6 +70,8 @@ export interface ErrorReply {
  * output so the replies of a whole pipelined batch reach the socket in one write.
  */
 export interface ReplyEncoder {
+  /** Encodes the one value a command replied with (the common case). */
+  encodeValue(value: ReplyValue, out: ReplyOutput): void;
   /** Encodes everything one command wrote; `values` is never empty. */
   encodeValues(values: readonly ReplyValue[], out: ReplyOutput): void;
   encodeError(error: ErrorReply, out: ReplyOutput): void;

@@ -6,7 +6,7 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Application, CommandError, CommandHandler, command, parameter, RetopyError } from "../src/index.js";
-import { type Running, type TextClient, useTestBed } from "./support.js";
+import { rawLength, type Running, type TextClient, useTestBed } from "./support.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -85,6 +85,13 @@ class Basic extends CommandHandler {
   @parameter({ name: "args", variadic: true, default: ["(none)"] })
   echo(): string {
     return JSON.stringify(this.getArguments("args"));
+  }
+
+  @parameter({ name: "value", type: "raw" })
+  @parameter({ name: "more", type: "raw", variadic: true, default: [] })
+  rawtype(): string {
+    const describe = (value: string | Buffer) => (typeof value === "string" ? `string:${value}` : `buffer:${value.toString("hex")}`);
+    return [this.getArgument<string | Buffer>("value"), ...this.getArguments<string | Buffer>("more")].map(describe).join(",");
   }
 
   @parameter()
@@ -325,6 +332,16 @@ describe("commands over TCP", () => {
     assert.equal(await client.command("sum 1 2 3 4"), "10");
     assert.equal(await client.command("echo"), JSON.stringify(["(none)"]));
     assert.equal(await client.command("echo x y"), JSON.stringify(["x", "y"]));
+  });
+
+  it("a raw parameter is the argument as it arrived: text as a string, binary RESP bulks as a Buffer", async () => {
+    const client = await open();
+    assert.equal(await client.command("rawtype abc 'x y'"), "string:abc,string:x y");
+    const resp = await bed.open(running.port);
+    const long = "a".repeat(100);
+    resp.write(Buffer.concat([Buffer.from(`*4\r\n$7\r\nrawtype\r\n$3\r\nabc\r\n$2\r\n`), Buffer.from([0xff, 0x00]), Buffer.from(`\r\n$100\r\n${long}\r\n`)]));
+    const expected = `string:abc,buffer:ff00,buffer:${Buffer.from(long).toString("hex")}`;
+    assert.equal(await rawLength(resp, `$${expected.length}\r\n${expected}\r\n`.length), `$${expected.length}\r\n${expected}\r\n`);
   });
 
   it("getArgument(name, default) returns the default for undeclared names, and errors without one", async () => {

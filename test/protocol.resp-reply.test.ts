@@ -48,6 +48,24 @@ describe("respReplyEncoder", () => {
   });
 });
 
+describe("status()", () => {
+  it("shares one immutable Status per text, so a reply costs no allocation", () => {
+    assert.equal(status("OK"), status("OK"));
+    assert.notEqual(status("OK"), status("QUEUED"));
+    assert.equal(status("OK").line, "+OK\r\n");
+  });
+
+  it("refuses CR and LF, with or without the cache", () => {
+    assert.throws(() => status("a\r\nb"), TypeError);
+    assert.throws(() => new Status("a\nb"), TypeError);
+  });
+
+  it("gives the right status for ever-changing text, past the size of the cache", () => {
+    for (let i = 0; i < 5000; i++) assert.equal(status(`N${i}`).text, `N${i}`);
+    assert.equal(status("N4999").line, "+N4999\r\n");
+  });
+});
+
 describe("RESP strings", () => {
   it("sends a string as a bulk string with its UTF-8 byte length", () => {
     same("hello", "$5\r\nhello\r\n");

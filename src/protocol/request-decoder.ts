@@ -9,6 +9,7 @@
  * command, so the connection can hand the batch to its statechart in a single event.
  * Protocol errors become items too, in order, so the replies owed before them still go out.
  */
+import { isAscii } from "node:buffer";
 import type { ParsedItem } from "../../machines/connection.machine.js";
 import { splitArgs, UNBALANCED_QUOTES } from "./split-args.js";
 
@@ -42,8 +43,19 @@ function isSpace(code: number): boolean {
   return code === 32 || (code >= 9 && code <= 13);
 }
 
+/**
+ * V8 makes a slice of 13 characters or more a view that keeps its whole parent string
+ * alive. Arguments are often stored (keys, values), so long ones are copied out of the
+ * bytes instead: a stored key must not pin the text of the read it came in.
+ */
+const SLICE_SHARES_PARENT = 13;
+
+function argumentText(text: string, buf: Buffer, start: number, end: number): string {
+  return end - start < SLICE_SHARES_PARENT ? text.slice(start, end) : buf.toString("latin1", start, end);
+}
+
 /** Splits `line[from, to)`, quote-free ASCII, on whitespace; the common case, kept free of regexes. */
-function splitPlain(line: string, from: number, to: number): string[] {
+function splitPlain(line: string, buf: Buffer, from: number, to: number): string[] {
   const words: string[] = [];
   const n = to;
   let i = from;
@@ -52,7 +64,7 @@ function splitPlain(line: string, from: number, to: number): string[] {
     if (i >= n) break;
     let j = i + 1;
     while (j < n && !isSpace(line.charCodeAt(j))) j++;
-    words.push(line.slice(i, j));
+    words.push(argumentText(line, buf, i, j));
     i = j;
   }
   return words;
@@ -104,7 +116,9 @@ export class RequestDecoder {
     this.#needed = 0;
     this.#text = buf.length <= TEXT_VIEW_LIMIT ? buf.toString("latin1") : null;
     this.#quoteAt = -1;
-    this.#highAt = -1;
+    // One vectorised check of the whole read; the per-argument scan is only for reads with
+    // non-ASCII bytes.
+    this.#highAt = this.#text !== null && isAscii(buf) ? Infinity : -1;
     let pos = 0;
     try {
       while (pos < buf.length) {
@@ -147,7 +161,7 @@ export class RequestDecoder {
       const text = this.#text;
       const argv =
         text !== null && this.#nextQuote(text, pos) >= stop && this.#nextHigh(text, pos) >= stop
-          ? splitPlain(text, pos, stop)
+          ? splitPlain(text, buf, pos, stop)
           : splitArgs(buf.subarray(pos, stop)); // quotes or UTF-8: the careful path
       if (argv === null) out.push({ error: UNBALANCED_QUOTES, close: false });
       else if (argv.length > 0) out.push({ argv });
@@ -204,7 +218,7 @@ export class RequestDecoder {
       // Plain ASCII arguments become strings (lossless); anything else stays raw bytes.
       argv[i] =
         text !== null && length <= SMALL_ARG && this.#nextHigh(text, bodyStart) >= bodyEnd
-          ? text.slice(bodyStart, bodyEnd)
+          ? argumentText(text, buf, bodyStart, bodyEnd)
           : buf.subarray(bodyStart, bodyEnd);
       at = bodyEnd + 2;
     }

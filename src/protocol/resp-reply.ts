@@ -139,7 +139,7 @@ function encodeValue(value: ReplyValue, out: ReplyOutput, v3: boolean): void {
     return;
   }
   if (value instanceof Status) {
-    out.text(`+${value.text}${CRLF}`);
+    out.text(value.line);
     return;
   }
   if (value instanceof Error) {
@@ -186,13 +186,12 @@ function createEncoder(version: 2 | 3): ReplyEncoder {
      * value; a command that called `write()` several times sends one array of them. A
      * command that wrote nothing (not expected: `values` is never empty) sends a null.
      */
+    encodeValue(value: ReplyValue, out: ReplyOutput): void {
+      encodeValue(value, out, v3);
+    },
     encodeValues(values: readonly ReplyValue[], out: ReplyOutput): void {
       if (values.length === 1) {
-        const only = values[0];
-        // Fast path for the common scalar replies.
-        if (typeof only === "string") out.text(bulk(only));
-        else if (typeof only === "number") out.text(numberReply(only, v3));
-        else encodeValue(only, out, v3);
+        encodeValue(values[0], out, v3);
         return;
       }
       if (values.length === 0) {

@@ -79,18 +79,24 @@ function isPlainObject(value: ReplyValue): value is { readonly [key: string]: Re
 }
 
 export const textReplyEncoder: ReplyEncoder = {
+  encodeValue(value: ReplyValue, out: ReplyOutput): void {
+    // Fast path: one scalar, the common case for counters and pings.
+    if (typeof value === "number" || (typeof value === "string" && !value.includes("\n") && !value.includes("\r"))) {
+      out.text(`${value}${CRLF}`);
+      return;
+    }
+    if (value instanceof Status) {
+      out.text(value.line);
+      return;
+    }
+    const lines: string[] = [];
+    appendValue(lines, value);
+    out.text(lines.join(CRLF) + CRLF);
+  },
   encodeValues(values: readonly ReplyValue[], out: ReplyOutput): void {
-    // Fast path: one scalar write, the common case for counters and pings.
     if (values.length === 1) {
-      const only = values[0];
-      if (typeof only === "number" || (typeof only === "string" && !only.includes("\n") && !only.includes("\r"))) {
-        out.text(`${only}${CRLF}`);
-        return;
-      }
-      if (only instanceof Status) {
-        out.text(`+${only.text}${CRLF}`);
-        return;
-      }
+      this.encodeValue(values[0], out);
+      return;
     }
     const lines: string[] = [];
     for (const value of values) appendValue(lines, value);
