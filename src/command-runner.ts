@@ -48,7 +48,7 @@ const OK = status("OK");
  */
 export class CommandRunner {
   readonly #host: RunnerHost;
-  #queue: ParsedItem[] = [];
+  #queue: readonly ParsedItem[] = [];
   #head = 0;
   #draining = false;
   /** True while the queue waits for an async command: pushes are not batched then. */
@@ -82,16 +82,23 @@ export class CommandRunner {
     return this.#draining;
   }
 
+  /**
+   * Queues a read's batch and, unless commands are already running, runs it at once. The
+   * connection sends batches from its socket handler, never from inside the connection
+   * actor, so a login made by one command reaches the actor (and changes what the next
+   * command may do) before the next command runs.
+   */
   enqueue(items: readonly ParsedItem[]): void {
     if (this.#stopped) return;
-    for (const item of items) this.#queue.push(item);
-    if (!this.#draining) {
-      this.#draining = true;
-      // A microtask, not inline: the batch arrives while the connection actor is still
-      // processing COMMANDS, and a login inside a command must reach the actor (and change
-      // what the next command may do) before that next command runs.
-      queueMicrotask(() => this.#drain());
+    if (this.#draining) {
+      // Only while an async command holds the queue; the batch itself is never mutated.
+      this.#queue = this.#queue.slice(this.#head).concat(items);
+      this.#head = 0;
+      return;
     }
+    this.#draining = true;
+    this.#queue = items;
+    this.#drain();
   }
 
   /** Called when the connection closes: nothing more is run or written. */
