@@ -87,6 +87,8 @@ export class Application {
   /** Spellings seen on the wire (any case) → command, so lookups skip `toLowerCase`. */
   readonly #spellings = new Map<string, CommandDefinition>();
   #nextSlot = 0;
+  #lastName: string | null = null;
+  #lastFound: CommandDefinition | undefined = undefined;
 
   constructor(handlers: readonly HandlerEntry[] = [], settings: ApplicationSettings = {}) {
     this.settings = Object.freeze({
@@ -127,8 +129,15 @@ export class Application {
 
   /** The command for a wire name, matched case-insensitively, or undefined. */
   lookup(name: string): CommandDefinition | undefined {
+    // Pipelines repeat one command: comparing with the last name found is cheaper than
+    // hashing a string that was just cut from the read.
+    if (name === this.#lastName) return this.#lastFound;
     const known = this.#spellings.get(name);
-    if (known) return known;
+    if (known) {
+      this.#lastName = name;
+      this.#lastFound = known;
+      return known;
+    }
     const definition = this.#commands.get(name.toLowerCase());
     // Remember this spelling (redis-benchmark sends `PING`), within a bound, so the hot
     // path is one Map lookup without `toLowerCase`.
@@ -199,6 +208,7 @@ export class Application {
 
   #register(definition: CommandDefinition): void {
     this.#spellings.clear();
+    this.#lastName = null;
     const existing = this.#commands.get(definition.name);
     if (existing) {
       if (definition.builtin) return; // the user's command of the same name wins

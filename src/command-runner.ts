@@ -150,13 +150,13 @@ export class CommandRunner {
 
   /** Runs one parsed item; returns a promise only when it went async. */
   #runItem(item: ParsedItem): Promise<void> | void {
-    if ("error" in item) {
+    if (!("argv" in item)) {
+      if ("login" in item) return this.#login(item.login.user, item.login.password);
       this.#replyError({ code: "ERR", message: item.error });
       this.#host.stats.countError();
       if (item.close) this.#host.requestClose("protocol_error");
       return;
     }
-    if ("login" in item) return this.#login(item.login.user, item.login.password);
     const argv = item.argv;
     const first = argv[0] ?? "";
     const name = typeof first === "string" ? first : first.toString("utf8");

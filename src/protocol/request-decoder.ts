@@ -35,6 +35,9 @@ const TOO_BIG_INLINE = "Protocol error: too big inline request";
 /** Bulk arguments up to this size are decoded to strings when they are plain ASCII. */
 const SMALL_ARG = 64;
 
+/** #readNumberLine's answer when the line has not fully arrived (numbers are bounded far below it). */
+const INCOMPLETE = Number.MIN_SAFE_INTEGER;
+
 /** Thrown inside the decoder only; becomes an error item and poisons the stream. */
 class FatalProtocolError extends Error {}
 
@@ -85,6 +88,8 @@ export class RequestDecoder {
   #text: string | null = null;
   #quoteAt = 0;
   #highAt = 0;
+  /** Where the last number line read by #readNumberLine ended. */
+  #numberEnd = 0;
 
   constructor(format: WireFormat, limits: DecoderLimits) {
     this.format = format;
@@ -191,9 +196,9 @@ export class RequestDecoder {
    * -1 when incomplete (and records how many bytes a bulk body still needs).
    */
   #multibulk(buf: Buffer, pos: number, out: ParsedItem[]): number {
-    const header = this.#readNumberLine(buf, pos + 1, "multibulk length");
-    if (header === null) return -1;
-    const [count, afterCount] = header;
+    const count = this.#readNumberLine(buf, pos + 1, "multibulk length");
+    if (count === INCOMPLETE) return -1;
+    const afterCount = this.#numberEnd;
     if (count > this.#limits.maxArgs) throw new FatalProtocolError("Protocol error: invalid multibulk length");
     if (count <= 0) return afterCount; // `*0` and `*-1` are ignored, as Redis does
     const argv: (string | Buffer)[] = new Array(count);
@@ -203,9 +208,9 @@ export class RequestDecoder {
       if (buf[at] !== DOLLAR) {
         throw new FatalProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(buf[at]!)}'`);
       }
-      const bulk = this.#readNumberLine(buf, at + 1, "bulk length");
-      if (bulk === null) return -1;
-      const [length, bodyStart] = bulk;
+      const length = this.#readNumberLine(buf, at + 1, "bulk length");
+      if (length === INCOMPLETE) return -1;
+      const bodyStart = this.#numberEnd;
       if (length < 0 || length > this.#limits.maxBulkLength) throw new FatalProtocolError("Protocol error: invalid bulk length");
       const bodyEnd = bodyStart + length;
       if (bodyEnd + 2 > buf.length) {
@@ -226,8 +231,11 @@ export class RequestDecoder {
     return at;
   }
 
-  /** Reads `<integer>\r\n` at `pos`: [value, position after CRLF], or null if incomplete. */
-  #readNumberLine(buf: Buffer, pos: number, what: string): [number, number] | null {
+  /**
+   * Reads `<integer>\r\n` at `pos`: its value (the position after the CRLF goes to
+   * `#numberEnd`, so no tuple is allocated per number), or INCOMPLETE.
+   */
+  #readNumberLine(buf: Buffer, pos: number, what: string): number {
     let value = 0;
     let negative = false;
     let i = pos;
@@ -250,10 +258,11 @@ export class RequestDecoder {
     if (i - pos > 20) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
     if (i + 1 >= buf.length) {
       if (buf.length - pos > 32) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
-      return null;
+      return INCOMPLETE;
     }
     if (buf[i + 1] !== LF || i === digitsStart) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
-    return [negative ? -value : value, i + 2];
+    this.#numberEnd = i + 2;
+    return negative ? -value : value;
   }
 }
 

@@ -128,18 +128,19 @@ function encodeValue(value: ReplyValue, out: ReplyOutput, v3: boolean): void {
     out.text(v3 ? NULL3 : NULL2);
     return;
   }
-  if (Array.isArray(value)) {
-    const items = value as readonly ReplyValue[];
-    out.text(`*${items.length}${CRLF}`);
-    for (const item of items) encodeValue(item, out, v3);
+  // The most common object replies first: a status (`+OK`), then stored bytes.
+  if (value instanceof Status) {
+    out.text(value.line);
     return;
   }
   if (value instanceof Uint8Array) {
     encodeBytes(value, out);
     return;
   }
-  if (value instanceof Status) {
-    out.text(value.line);
+  if (Array.isArray(value)) {
+    const items = value as readonly ReplyValue[];
+    out.text(`*${items.length}${CRLF}`);
+    for (const item of items) encodeValue(item, out, v3);
     return;
   }
   if (value instanceof Error) {
