@@ -21,6 +21,7 @@
 //   BENCH_SCALE=1                         multiplies every request count (default 1; 0.25 quick)
 //   BENCH_QUICK=1                         about a minute: 1 round at scale 0.25
 //   BENCH_IDLE_CONNECTIONS=10000          connections of the memory section (0 skips it)
+//   BENCH_SECTIONS=throughput,clients,values,memory   which sections to run (default: all)
 //   BENCH_MAX_MINUTES=20                  after this, the remaining runs are skipped with a note
 //
 // Output: Markdown on stdout and in bench/results.md; progress on stderr.
@@ -58,7 +59,9 @@ function fail(message, code = 1) {
 const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = envNumber("BENCH_ROUNDS", QUICK ? 1 : 3, { min: 1, integer: true });
 const SCALE = envNumber("BENCH_SCALE", QUICK ? 0.25 : 1, { min: 0.001 });
-const IDLE_CONNECTIONS = envNumber("BENCH_IDLE_CONNECTIONS", 10_000, { integer: true });
+const IDLE_CONNECTIONS = (process.env.BENCH_SECTIONS ?? "memory").split(",").some((id) => id.trim() === "memory")
+  ? envNumber("BENCH_IDLE_CONNECTIONS", 10_000, { integer: true })
+  : 0;
 const MAX_MINUTES = envNumber("BENCH_MAX_MINUTES", 20, { min: 1 });
 const SERVERS = (process.env.BENCH_SERVERS ?? KNOWN_SERVERS.join(","))
   .split(",")
@@ -76,7 +79,7 @@ function cell(section, test, { pipeline = 1, clients = 50, requests, size = 3 })
   return { section, test, pipeline, clients, requests: scaled(requests), size };
 }
 
-const SECTIONS = [
+const ALL_SECTIONS = [
   {
     id: "throughput",
     title: "Throughput, 50 connections",
@@ -95,6 +98,13 @@ const SECTIONS = [
     cells: ["set", "get"].map((test) => cell("values", test, { requests: 20_000, size: BIG_VALUE })),
   },
 ];
+const SECTION_IDS = [...ALL_SECTIONS.map((s) => s.id), "memory"];
+const CHOSEN = (process.env.BENCH_SECTIONS ?? SECTION_IDS.join(","))
+  .split(",")
+  .map((id) => id.trim())
+  .filter(Boolean);
+for (const id of CHOSEN) if (!SECTION_IDS.includes(id)) fail(`BENCH_SECTIONS: unknown section '${id}' (known: ${SECTION_IDS.join(", ")})`);
+const SECTIONS = ALL_SECTIONS.filter((s) => CHOSEN.includes(s.id));
 
 /** Seconds a run may take before `timeout` stops it: generous, since a slow server is a result. */
 function runLimit(c) {
@@ -691,7 +701,7 @@ for (const section of SECTIONS) {
 for (const server of servers) {
   if (server.error) continue;
   progress(`warming up ${server.name}…`);
-  for (const c of SECTIONS[0].cells) {
+  for (const c of SECTIONS[0]?.cells ?? []) {
     if (probeErrors.has(key(c, server.name))) continue;
     await runBenchmark(server, { ...c, section: "warmup", requests: Math.max(1000, Math.round(c.requests / 10)) });
   }
@@ -762,5 +772,8 @@ if (notes.length) {
 body.push(`Total time: ${fmt((Date.now() - startedAt) / 1000)} s.`, "");
 const markdown = body.join("\n");
 process.stdout.write(markdown);
-writeFileSync(RESULTS, markdown);
-progress(`\nwritten to ${RESULTS}`);
+// bench/results.md is the full table the README quotes: a partial run only prints.
+if (SECTIONS.length === ALL_SECTIONS.length && IDLE_CONNECTIONS > 0) {
+  writeFileSync(RESULTS, markdown);
+  progress(`\nwritten to ${RESULTS}`);
+}

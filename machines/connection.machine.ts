@@ -1,4 +1,4 @@
-import { type ActorRefFrom, assign, fromCallback, sendTo, setup } from "xstate";
+import { type ActorRefFrom, assign, sendTo, setup } from "xstate";
 import type { supervisorMachine } from "./supervisor.machine.js";
 
 /**
@@ -6,17 +6,21 @@ import type { supervisorMachine } from "./supervisor.machine.js";
  *
  * Pure: no sockets, no clocks beyond XState's own `after` timer. The server feeds it events
  * (the handshake line, each network read's batch of parsed commands, logins, closes) and
- * reacts to the state it reaches. Commands are forwarded to the `handler` actor, which the
- * server provides; the machine only decides *whether* anything may run: nothing but the
- * header in `header`, commands in `open`, and authenticated commands only in
- * `open.authenticated` (see `mayRunAuthenticated`).
+ * reacts to the state it reaches. The machine only decides *whether* anything may run:
+ * nothing but the header in `header`, commands in `open`, and authenticated commands only
+ * in `open.authenticated` (see `mayRunAuthenticated`).
  *
- * One `COMMANDS` event carries every command parsed from one network read. The handler
- * actor exists only while `open`, so a batch can only be run there. The server sends each
- * batch straight to that handler actor (about 0.06 µs) rather than through this machine's
- * own `COMMANDS → forwardToHandler` route (about 2 µs per read, measured): the machine takes
- * every state change and none of the per-read traffic. The route stays here so the machine
- * on its own (tests, the inspector) shows where commands go.
+ * Commands are run by the server's handler actor (system id `handler`, invoked by the
+ * supervisor), which keeps each connection's replies in order. One `COMMANDS` event carries
+ * every command parsed from one network read. The server sends each batch of an `open`
+ * connection straight to the handler actor (about 0.06 µs) rather than through this
+ * machine's own `COMMANDS → forwardToHandler` route (about 2 µs per read, measured): the
+ * machine takes every state change and none of the per-read traffic. The route stays here
+ * so the machine on its own (tests, the inspector) shows where commands go.
+ *
+ * Connection actors are created with the supervisor as their parent, so they share its
+ * actor system (one system per server, not one per connection: 2 KB less per connection,
+ * and an inspector on the supervisor sees every connection).
  */
 
 /**
@@ -79,12 +83,15 @@ export type ConnectionEvent =
   | { type: "LOGOUT" }
   | { type: "CLOSE"; reason: CloseReason };
 
-/** The event the handler actor receives: the batch, unchanged. */
-export type HandlerEvent = Extract<ConnectionEvent, { type: "COMMANDS" }>;
-
-export interface HandlerInput {
+/** What the handler actor receives: one read's batch and the connection it came from. */
+export interface HandlerEvent {
+  readonly type: "COMMANDS";
   readonly connectionId: string;
+  readonly items: readonly ParsedItem[];
 }
+
+/** The system id the server's handler actor is registered under. */
+export const HANDLER_SYSTEM_ID = "handler";
 
 /** setTimeout's largest delay; used when the header timeout is off so no timer fires early. */
 const NEVER_MS = 2_147_483_647;
@@ -94,11 +101,6 @@ export const connectionMachine = setup({
     context: {} as ConnectionContext,
     input: {} as ConnectionInput,
     events: {} as ConnectionEvent,
-  },
-  actors: {
-    // Placeholder so the definition stays runnable on its own (tests, inspector, diagrams);
-    // the server provides the real handler, which runs commands and writes replies.
-    handler: fromCallback<HandlerEvent, HandlerInput>(() => undefined),
   },
   actions: {
     assignHeader: assign({
@@ -116,7 +118,14 @@ export const connectionMachine = setup({
     assignCloseReasonFromEvent: assign({
       closeReason: ({ event, context }) => (event.type === "CLOSE" ? event.reason : context.closeReason),
     }),
-    forwardToHandler: sendTo("handler", ({ event }) => event as HandlerEvent),
+    forwardToHandler: sendTo(
+      ({ system }) => system.get(HANDLER_SYSTEM_ID),
+      ({ context, event }): HandlerEvent => ({
+        type: "COMMANDS",
+        connectionId: context.id,
+        items: event.type === "COMMANDS" ? event.items : [],
+      }),
+    ),
     reportOpened: sendTo(
       ({ context }) => context.supervisor,
       ({ context }) => ({ type: "CONNECTION_OPENED" as const, id: context.id }),
@@ -170,7 +179,6 @@ export const connectionMachine = setup({
       },
     },
     open: {
-      invoke: { id: "handler", src: "handler", input: ({ context }) => ({ connectionId: context.id }) },
       on: {
         COMMANDS: { actions: "forwardToHandler" },
       },

@@ -1,12 +1,15 @@
-import { assign, setup } from "xstate";
+import { assign, fromCallback, setup } from "xstate";
+import { HANDLER_SYSTEM_ID, type HandlerEvent } from "./connection.machine.js";
 
 /**
- * One supervisor per server. It owns the global counters behind `stats`, and knows when the
- * last connection is gone so `close()` can resolve.
+ * One supervisor per server. It owns the global counters behind `stats`, knows when the
+ * last connection is gone so `close()` can resolve, and invokes the handler actor that runs
+ * every connection's commands (system id `handler`; the server provides it).
  *
- * Connection actors report their own opening and closing. Command counts arrive in
- * batches (one `COMMANDS_COUNTED` per event-loop turn for the whole server), which keeps the
- * supervisor off the per-command hot path.
+ * Connection actors are its children in the actor system (created with it as parent) and
+ * report their own opening and closing. Command counts arrive in batches (at most one
+ * `COMMANDS_COUNTED` per 250 ms for the whole server), which keeps the supervisor off the
+ * per-command hot path.
  */
 export interface SupervisorContext {
   readonly startedAt: number;
@@ -34,6 +37,11 @@ export const supervisorMachine = setup({
     context: {} as SupervisorContext,
     input: {} as SupervisorInput,
     events: {} as SupervisorEvent,
+  },
+  actors: {
+    // Placeholder so the definition stays runnable on its own (tests, inspector, diagrams);
+    // the server provides the real handler actor, which runs commands and writes replies.
+    handler: fromCallback<HandlerEvent>(() => undefined),
   },
   actions: {
     countOpened: assign(({ context }) => ({
@@ -69,6 +77,7 @@ export const supervisorMachine = setup({
     errorsTotal: 0,
     commandCounts: {},
   }),
+  invoke: { id: "handler", systemId: HANDLER_SYSTEM_ID, src: "handler" },
   initial: "running",
   on: {
     CONNECTION_CLOSED: { actions: "countClosed" },

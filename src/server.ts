@@ -1,10 +1,11 @@
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
 import { type Actor, createActor } from "xstate";
-import { connectionMachine, type HandshakeMode } from "../machines/connection.machine.js";
+import { connectionMachine, HANDLER_SYSTEM_ID, type HandshakeMode } from "../machines/connection.machine.js";
 import { supervisorMachine } from "../machines/supervisor.machine.js";
 import { type Application, isApplication } from "./application.js";
-import { Connection, type ConnectionLimits, type ConnectionServices, createHandlerActor } from "./connection.js";
+import { Connection, type ConnectionLimits, type ConnectionServices } from "./connection.js";
+import { createHandlerActor } from "./handler-actor.js";
 import { RetopyError } from "./errors.js";
 import type { ConnectionInfo, ServerInfo } from "./handler.js";
 import { createLogger, type LoggerOption } from "./logger.js";
@@ -94,9 +95,12 @@ export class RetopyServer {
     }
     this.application = application;
     this.logger = createLogger(options.logger);
-    this.supervisor = createActor(supervisorMachine, { id: "supervisor", input: { startedAt: Date.now() } });
+    const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.#registry, this.logger) } });
+    this.supervisor = createActor(supervisor, { id: "supervisor", input: { startedAt: Date.now() } });
     this.supervisor.subscribe({ error: (error) => this.logger.error({ err: error }, "supervisor failed") });
     this.supervisor.start();
+    const handler = this.supervisor.system.get(HANDLER_SYSTEM_ID) as ConnectionServices["handler"] | undefined;
+    if (!handler) throw new RetopyError("RETOPY_SERVER_STATE", "the supervisor did not start its handler actor");
     const stats = new StatsBuffer(this.supervisor);
     const server: ServerInfo = { stats: () => stats.read(), pubsub: this.pubsub };
     this.#services = {
@@ -105,8 +109,9 @@ export class RetopyServer {
       stats,
       logger: this.logger,
       limits: checkLimits(options),
-      machine: connectionMachine.provide({ actors: { handler: createHandlerActor(this.#registry) } }),
+      machine: connectionMachine,
       supervisor: this.supervisor,
+      handler,
       registry: this.#registry,
       counters: { clientIds: 0 },
       released: (connection) => {
