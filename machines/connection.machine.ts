@@ -23,15 +23,23 @@ import type { supervisorMachine } from "./supervisor.machine.js";
  * and an inspector on the supervisor sees every connection).
  */
 
+/** A command's words as received: strings, or raw bytes for binary RESP arguments. */
+export type CommandWords = readonly (string | Buffer)[];
+
 /**
- * One item parsed from the wire: a command's words (strings, or raw bytes for binary RESP
- * arguments), or a protocol error to report in order.
+ * One item parsed from the wire: a command's words (the array itself, with no wrapper: one
+ * object less per command), or a protocol error to report in order.
  */
 export type ParsedItem =
-  | { readonly argv: readonly (string | Buffer)[] }
+  | CommandWords
   | { readonly error: string; readonly close: boolean }
   /** Credentials from the handshake line (`auth=user:password`), checked in order, silently. */
   | { readonly login: { readonly user: string; readonly password: string } };
+
+/** True for a command, false for an error or login item. */
+export function isCommand(item: ParsedItem): item is CommandWords {
+  return Array.isArray(item);
+}
 
 export type CloseReason =
   | "client_closed"

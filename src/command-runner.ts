@@ -1,4 +1,4 @@
-import type { CloseReason, ParsedItem } from "../machines/connection.machine.js";
+import { type CloseReason, isCommand, type ParsedItem } from "../machines/connection.machine.js";
 import type { Application, CommandDefinition } from "./application.js";
 import { bindArguments } from "./command-spec.js";
 import { CommandError } from "./errors.js";
@@ -150,14 +150,14 @@ export class CommandRunner {
 
   /** Runs one parsed item; returns a promise only when it went async. */
   #runItem(item: ParsedItem): Promise<void> | void {
-    if (!("argv" in item)) {
+    if (!isCommand(item)) {
       if ("login" in item) return this.#login(item.login.user, item.login.password);
       this.#replyError({ code: "ERR", message: item.error });
       this.#host.stats.countError();
       if (item.close) this.#host.requestClose("protocol_error");
       return;
     }
-    const argv = item.argv;
+    const argv = item;
     const first = argv[0] ?? "";
     const name = typeof first === "string" ? first : first.toString("utf8");
     const definition = this.#host.application.lookup(name);

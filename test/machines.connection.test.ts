@@ -54,7 +54,7 @@ function setup(input: Partial<Omit<ConnectionInput, "supervisor">> = {}) {
   return { actor, supervisor, batches, connectionIds };
 }
 
-const batch = (...words: string[]): ParsedItem[] => words.map((w) => ({ argv: w.split(" ") }));
+const batch = (...words: string[]): ParsedItem[] => words.map((w) => w.split(" "));
 
 describe("connection machine", () => {
   it("starts in header and reports itself opened to the supervisor", () => {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { ParsedItem } from "../machines/connection.machine.js";
+import { isCommand, type ParsedItem } from "../machines/connection.machine.js";
 import { type DecoderLimits, RequestDecoder, type WireFormat } from "../src/protocol/request-decoder.js";
 
 const LIMITS: DecoderLimits = { maxLineLength: 1024, maxBulkLength: 1 << 20, maxArgs: 1024 };
@@ -29,13 +29,13 @@ function decode(chunks: readonly Buffer[], format: WireFormat = "resp", limits =
 
 /** A command's words, or the error text of an error item. */
 function wordsOrError(item: ParsedItem): readonly (string | Buffer)[] | string {
-  return "argv" in item ? item.argv : "error" in item ? item.error : "login";
+  return isCommand(item) ? item : "error" in item ? item.error : "login";
 }
 
 /** Arguments as bytes, whatever type the decoder chose for each. */
 function asBytes(items: readonly ParsedItem[]): (Buffer[] | string)[] {
   return items.map((item) =>
-    "argv" in item ? item.argv.map((a) => (typeof a === "string" ? Buffer.from(a, "latin1") : Buffer.from(a))) : String(wordsOrError(item)),
+    isCommand(item) ? item.map((a) => (typeof a === "string" ? Buffer.from(a, "latin1") : Buffer.from(a))) : String(wordsOrError(item)),
   );
 }
 
@@ -56,7 +56,7 @@ describe("RESP requests", () => {
   it("decodes a multibulk request; short ASCII arguments become strings, others stay bytes", () => {
     const items = decode([resp(["SET", "key", Buffer.from([0, 255, 10, 13])])]);
     assert.equal(items.length, 1);
-    const argv = (items[0] as { argv: (string | Buffer)[] }).argv;
+    const argv = items[0] as (string | Buffer)[];
     assert.deepEqual(argv.slice(0, 2), ["SET", "key"]);
     assert.ok(Buffer.isBuffer(argv[2]));
     assert.deepEqual([...(argv[2] as Buffer)], [0, 255, 10, 13]);
@@ -87,7 +87,7 @@ describe("RESP requests", () => {
       const decoder = new RequestDecoder("resp", LIMITS);
       const out: ParsedItem[] = [];
       decoder.push(Buffer.concat([resp(["PING"]), Buffer.from(bytes)]), out);
-      assert.deepEqual(out[0], { argv: ["PING"] });
+      assert.deepEqual(out[0], ["PING"]);
       assert.deepEqual(out[1], { error: `Protocol error: ${message}`, close: true });
       assert.equal(decoder.poisoned, true);
       decoder.push(resp(["PING"]), out);
@@ -107,7 +107,7 @@ describe("RESP requests", () => {
     }
     assert.equal(out.length, 1);
     assert.equal(decoder.buffered, 0);
-    assert.ok(value.equals((out[0] as { argv: Buffer[] }).argv[2]!));
+    assert.ok(value.equals((out[0] as Buffer[])[2]!));
   });
 });
 
@@ -115,14 +115,14 @@ describe("inline requests", () => {
   it("splits like redis-cli and reports unbalanced quotes without closing", () => {
     const items = decode([Buffer.from('set q "a b"\r\nget \'x\r\nping\n')], "text");
     assert.deepEqual(items, [
-      { argv: ["set", "q", "a b"] },
+      ["set", "q", "a b"],
       { error: "Protocol error: unbalanced quotes", close: false },
-      { argv: ["ping"] },
+      ["ping"],
     ]);
   });
 
   it("in text mode a leading * is just a word", () => {
-    assert.deepEqual(decode([Buffer.from("*1\r\n")], "text"), [{ argv: ["*1"] }]);
+    assert.deepEqual(decode([Buffer.from("*1\r\n")], "text"), [["*1"]]);
   });
 
   it("refuses a line over the limit, complete or still arriving", () => {
@@ -138,7 +138,7 @@ describe("inline requests", () => {
 
   it("accepts a line of exactly the limit, with CRLF", () => {
     const line = Buffer.concat([Buffer.alloc(1024, 0x61), Buffer.from("\r\n")]);
-    assert.equal((decode([line], "text")[0] as { argv: string[] }).argv[0]!.length, 1024);
+    assert.equal((decode([line], "text")[0] as string[])[0]!.length, 1024);
   });
 });
 
@@ -168,7 +168,7 @@ describe("properties", () => {
           // An unfinished request is at most one line, or one bulk header plus body.
           assert.ok(decoder.buffered <= limits.maxBulkLength + 300 + 64, `buffered ${decoder.buffered}`);
         }
-        for (const item of out) assert.ok("argv" in item ? item.argv.length > 0 : String(wordsOrError(item)).startsWith("Protocol error"));
+        for (const item of out) assert.ok(isCommand(item) ? item.length > 0 : String(wordsOrError(item)).startsWith("Protocol error"));
       }),
       { numRuns: 500 },
     );

@@ -57,22 +57,6 @@ function argumentText(text: string, buf: Buffer, start: number, end: number): st
   return end - start < SLICE_SHARES_PARENT ? text.slice(start, end) : buf.toString("latin1", start, end);
 }
 
-/** Splits `line[from, to)`, quote-free ASCII, on whitespace; the common case, kept free of regexes. */
-function splitPlain(line: string, buf: Buffer, from: number, to: number): string[] {
-  const words: string[] = [];
-  const n = to;
-  let i = from;
-  while (i < n) {
-    while (i < n && isSpace(line.charCodeAt(i))) i++;
-    if (i >= n) break;
-    let j = i + 1;
-    while (j < n && !isSpace(line.charCodeAt(j))) j++;
-    words.push(argumentText(line, buf, i, j));
-    i = j;
-  }
-  return words;
-}
-
 export class RequestDecoder {
   /** Switched by the connection once it knows what the client speaks. */
   format: WireFormat;
@@ -90,6 +74,8 @@ export class RequestDecoder {
   #highAt = 0;
   /** Where the last number line read by #readNumberLine ended. */
   #numberEnd = 0;
+  /** The last command word decoded (see #commandWord). */
+  #lastWord = "";
 
   constructor(format: WireFormat, limits: DecoderLimits) {
     this.format = format;
@@ -166,12 +152,40 @@ export class RequestDecoder {
       const text = this.#text;
       const argv =
         text !== null && this.#nextQuote(text, pos) >= stop && this.#nextHigh(text, pos) >= stop
-          ? splitPlain(text, buf, pos, stop)
+          ? this.#splitPlain(text, buf, pos, stop)
           : splitArgs(buf.subarray(pos, stop)); // quotes or UTF-8: the careful path
       if (argv === null) out.push({ error: UNBALANCED_QUOTES, close: false });
-      else if (argv.length > 0) out.push({ argv });
+      else if (argv.length > 0) out.push(argv);
     }
     return lf + 1;
+  }
+
+  /** Splits `line[from, to)`, quote-free ASCII, on whitespace; the common case, kept free of regexes. */
+  #splitPlain(line: string, buf: Buffer, from: number, to: number): string[] {
+    const words: string[] = [];
+    const n = to;
+    let i = from;
+    while (i < n) {
+      while (i < n && isSpace(line.charCodeAt(i))) i++;
+      if (i >= n) break;
+      let j = i + 1;
+      while (j < n && !isSpace(line.charCodeAt(j))) j++;
+      words.push(words.length === 0 ? this.#commandWord(line, buf, i, j) : argumentText(line, buf, i, j));
+      i = j;
+    }
+    return words;
+  }
+
+  /**
+   * The command word at `text[start, end)`. Pipelines repeat one command, so the string
+   * made for the previous request is reused when the bytes match: no allocation, and the
+   * application's command lookup then compares the very same string.
+   */
+  #commandWord(text: string, buf: Buffer, start: number, end: number): string {
+    const last = this.#lastWord;
+    if (last.length === end - start && text.startsWith(last, start)) return last;
+    this.#lastWord = argumentText(text, buf, start, end);
+    return this.#lastWord;
   }
 
   /** Index of the next `"` or `'` at or after `from` (Infinity if none), cached per push. */
@@ -223,11 +237,13 @@ export class RequestDecoder {
       // Plain ASCII arguments become strings (lossless); anything else stays raw bytes.
       argv[i] =
         text !== null && length <= SMALL_ARG && this.#nextHigh(text, bodyStart) >= bodyEnd
-          ? argumentText(text, buf, bodyStart, bodyEnd)
+          ? i === 0
+            ? this.#commandWord(text, buf, bodyStart, bodyEnd)
+            : argumentText(text, buf, bodyStart, bodyEnd)
           : buf.subarray(bodyStart, bodyEnd);
       at = bodyEnd + 2;
     }
-    out.push({ argv });
+    out.push(argv);
     return at;
   }
 
