@@ -21,7 +21,9 @@
 //   BENCH_SCALE=1                         multiplies every request count (default 1; 0.25 quick)
 //   BENCH_QUICK=1                         about a minute: 1 round at scale 0.25
 //   BENCH_IDLE_CONNECTIONS=10000          connections of the memory section (0 skips it)
-//   BENCH_SECTIONS=throughput,clients,values,memory   which sections to run (default: all)
+//   BENCH_SECTIONS=throughput,clients,values,memory   which sections to run (default: all;
+//                                         a partial run prints its tables but leaves results.md)
+//   BENCH_IDLE_SETTLE_MS=12000            idle time before the memory section's second reading
 //   BENCH_MAX_MINUTES=20                  after this, the remaining runs are skipped with a note
 //
 // Output: Markdown on stdout and in bench/results.md; progress on stderr.
@@ -59,6 +61,7 @@ function fail(message, code = 1) {
 const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = envNumber("BENCH_ROUNDS", QUICK ? 1 : 3, { min: 1, integer: true });
 const SCALE = envNumber("BENCH_SCALE", QUICK ? 0.25 : 1, { min: 0.001 });
+const IDLE_SETTLE_MS = Number(process.env.BENCH_IDLE_SETTLE_MS ?? 12_000);
 const IDLE_CONNECTIONS = (process.env.BENCH_SECTIONS ?? "memory").split(",").some((id) => id.trim() === "memory")
   ? envNumber("BENCH_IDLE_CONNECTIONS", 10_000, { integer: true })
   : 0;
@@ -530,9 +533,12 @@ async function measureIdle(server, count) {
   }
   // Out of descriptors, this process could not even read /proc: give a few back.
   if (emfile) for (let i = 0; i < 32 && sockets.length > 0; i++) sockets.pop().destroy();
-  // Let the servers settle: redis shrinks an idle client's 16 KB query buffer once it has been
-  // idle for more than 2 s (in its once-a-second client cron).
-  await sleep(5000);
+  // Let the servers settle into their idle state: redis shrinks an idle client's 16 KB query
+  // buffer once it has been idle for more than 2 s (in its once-a-second client cron), and
+  // V8's memory reducer shrinks a Node server's young generation after about 8 s without
+  // allocation. Read earlier, a Node server's RSS swings by some 30 MB from run to run,
+  // depending on whether the burst of connections had grown that young generation.
+  await sleep(IDLE_SETTLE_MS);
   const heapAfter = await settleMemory(server);
   const rssAfter = rssBytes(server.pid);
   for (const socket of sockets) socket.destroy();
@@ -629,7 +635,8 @@ function memoryTable(memory, notes) {
   lines.push(
     "",
     "RSS is VmRSS from /proc/<pid>/status and heapUsed is process.memoryUsage().heapUsed, each read before the",
-    "connections were opened (after 100 warm-up connections came and went) and again once they had been idle for 5 s;",
+    `connections were opened (after 100 warm-up connections came and went) and again once they had been idle for ${fmt(IDLE_SETTLE_MS / 1000)} s`,
+    "(long enough for redis to shrink idle query buffers and for V8's memory reducer to shrink the young generation);",
     "every read follows a forced GC in the Node servers and MEMORY PURGE in redis.",
   );
   return lines;

@@ -101,6 +101,9 @@ export interface HandlerEvent {
 /** The system id the server's handler actor is registered under. */
 export const HANDLER_SYSTEM_ID = "handler";
 
+/** The header of a connection that sent none; shared, since most connections have it. */
+const NO_HEADER: Readonly<Record<string, string>> = Object.freeze({});
+
 /** setTimeout's largest delay; used when the header timeout is off so no timer fires early. */
 const NEVER_MS = 2_147_483_647;
 
@@ -114,7 +117,7 @@ export const connectionMachine = setup({
     assignHeader: assign({
       header: ({ event }) => (event.type === "HEADER" ? event.fields : {}),
     }),
-    assignEmptyHeader: assign({ header: () => ({}) }),
+    assignEmptyHeader: assign({ header: () => NO_HEADER }),
     assignUser: assign({ user: ({ event, context }) => (event.type === "LOGIN" ? event.user : context.user) }),
     clearUser: assign({ user: () => null }),
     assignProtocol: assign({

@@ -55,6 +55,15 @@ export interface ConnectionServices {
   readonly released: (connection: Connection) => void;
 }
 
+/**
+ * A string as one flat copy (ids are ASCII). nanoid builds its id a character at a time,
+ * which V8 keeps as a chain of concatenation nodes: hundreds of bytes held for as long as
+ * the connection lives.
+ */
+function flat(text: string): string {
+  return Buffer.from(text, "latin1").toString("latin1");
+}
+
 const STAR = 0x2a;
 const LF = 0x0a;
 const CR = 0x0d;
@@ -65,7 +74,7 @@ const CR = 0x0d;
  * when the socket closes. The connection is also the `this.connection` commands see.
  */
 export class Connection implements ConnectionInfo, RunnerHost {
-  readonly id: string = nanoid();
+  readonly id: string = flat(nanoid());
   readonly clientId: number;
   clientName: string | null = null;
   readonly remoteAddress: string | undefined;
@@ -106,7 +115,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
     services.registry.set(this.id, this);
 
     this.#actor = createActor(services.machine, {
-      id: `connection-${this.id}`,
+      id: flat(`connection-${this.id}`),
       parent: services.supervisor,
       input: {
         id: this.id,
