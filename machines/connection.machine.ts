@@ -1,4 +1,4 @@
-import { type ActorRefFrom, assign, sendTo, setup } from "xstate";
+import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, sendTo, setup } from "xstate";
 import type { supervisorMachine } from "./supervisor.machine.js";
 
 /**
@@ -129,14 +129,15 @@ export const connectionMachine = setup({
     assignCloseReasonFromEvent: assign({
       closeReason: ({ event, context }) => (event.type === "CLOSE" ? event.reason : context.closeReason),
     }),
-    forwardToHandler: sendTo(
-      ({ system }) => system.get(HANDLER_SYSTEM_ID),
-      ({ context, event }): HandlerEvent => ({
-        type: "COMMANDS",
-        connectionId: context.id,
-        items: event.type === "COMMANDS" ? event.items : [],
-      }),
-    ),
+    // To the system's handler actor. Without one (the machine run on its own, with no
+    // supervisor as parent) the batch is dropped: sendTo with no target would send it back
+    // to this machine, which would forward it again, forever.
+    forwardToHandler: enqueueActions(({ context, event, system, enqueue }) => {
+      const handler = system.get(HANDLER_SYSTEM_ID) as AnyActorRef | undefined;
+      if (handler === undefined || event.type !== "COMMANDS") return;
+      const batch: HandlerEvent = { type: "COMMANDS", connectionId: context.id, items: event.items };
+      enqueue.sendTo(handler, batch);
+    }),
     reportOpened: sendTo(
       ({ context }) => context.supervisor,
       ({ context }) => ({ type: "CONNECTION_OPENED" as const, id: context.id }),

@@ -1,5 +1,24 @@
-import { assign, fromCallback, setup } from "xstate";
+import { type ActorLogic, assign, setup, type Snapshot } from "xstate";
 import { HANDLER_SYSTEM_ID, type HandlerEvent } from "./connection.machine.js";
+
+/** The handler actor keeps no state of its own: each connection has its own command queue. */
+export type HandlerSnapshot = Snapshot<undefined>;
+/** The logic the server provides as the supervisor's `handler` actor. */
+export type HandlerLogic = ActorLogic<HandlerSnapshot, HandlerEvent>;
+
+/** The handler actor's logic: `route` gets every COMMANDS event; XState's stop ends it. */
+export function handlerLogic(route: (event: HandlerEvent) => void): HandlerLogic {
+  return {
+    getInitialSnapshot: () => ({ status: "active", output: undefined, error: undefined }),
+    transition(snapshot, event) {
+      // Actors also receive XState's own `xstate.stop`, which is not in HandlerEvent.
+      if ((event as { type: string }).type !== "COMMANDS") return { status: "stopped", output: undefined, error: undefined };
+      route(event);
+      return snapshot;
+    },
+    getPersistedSnapshot: (snapshot) => snapshot,
+  };
+}
 
 /**
  * One supervisor per server. It owns the global counters behind `stats`, knows when the
@@ -41,7 +60,7 @@ export const supervisorMachine = setup({
   actors: {
     // Placeholder so the definition stays runnable on its own (tests, inspector, diagrams);
     // the server provides the real handler actor, which runs commands and writes replies.
-    handler: fromCallback<HandlerEvent>(() => undefined),
+    handler: handlerLogic(() => undefined),
   },
   actions: {
     countOpened: assign(({ context }) => ({

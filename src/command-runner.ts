@@ -54,7 +54,7 @@ export class CommandRunner {
   /** True while the queue waits for an async command: pushes are not batched then. */
   #waiting = false;
   #stopped = false;
-  readonly #output = new ReplyOutput();
+  #output = new ReplyOutput();
 
   constructor(host: RunnerHost) {
     this.#host = host;
@@ -98,6 +98,9 @@ export class CommandRunner {
     }
     this.#draining = true;
     this.#queue = items;
+    // A fresh output per batch: it stays in V8's young generation, so appending each reply
+    // skips the write barrier that storing into a long-lived object pays (measured with perf).
+    if (this.#output.empty) this.#output = new ReplyOutput();
     this.#drain();
   }
 

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type AnyActorRef, createActor, fromCallback, waitFor } from "xstate";
+import { type AnyActorRef, createActor, waitFor } from "xstate";
 import {
   type CloseReason,
   type ConnectionEvent,
@@ -16,7 +16,7 @@ import {
   mayRunAuthenticated,
   type ParsedItem,
 } from "../machines/connection.machine.js";
-import { supervisorMachine } from "../machines/supervisor.machine.js";
+import { handlerLogic, supervisorMachine } from "../machines/supervisor.machine.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -34,11 +34,9 @@ function setup(input: Partial<Omit<ConnectionInput, "supervisor">> = {}) {
   /** Every batch the supervisor's handler actor received. */
   const batches: (readonly ParsedItem[])[] = [];
   const connectionIds: string[] = [];
-  const handler = fromCallback<HandlerEvent>(({ receive }) => {
-    receive((event) => {
-      connectionIds.push(event.connectionId);
-      batches.push(event.items);
-    });
+  const handler = handlerLogic((event: HandlerEvent) => {
+    connectionIds.push(event.connectionId);
+    batches.push(event.items);
   });
   const supervisor = createActor(supervisorMachine.provide({ actors: { handler } }), { input: { startedAt: 0 } });
   supervisor.start();
@@ -82,6 +80,19 @@ describe("connection machine", () => {
     assert.equal(batches[0], first, "the same batch object, not a copy per command");
     assert.equal(batches[1], second);
     assert.deepEqual(connectionIds, ["c1", "c1"]);
+  });
+
+  it("run on its own (no supervisor parent, so no handler actor), it drops batches and stays open", () => {
+    const supervisor = createActor(supervisorMachine, { input: { startedAt: 0 } }).start();
+    started.push(supervisor);
+    const actor = createActor(connectionMachine, {
+      input: { id: "alone", handshake: "none", maxHeaderSize: 16, headerTimeout: 0, supervisor },
+    }).start();
+    started.push(actor);
+    actor.send({ type: "HEADER_IMPLICIT" });
+    actor.send({ type: "COMMANDS", items: batch("ping") });
+    assert.equal(actor.getSnapshot().status, "active");
+    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
   });
 
   it("HEADER within the limit opens with its fields (the limit itself included)", () => {
