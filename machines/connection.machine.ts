@@ -81,8 +81,8 @@ export interface ConnectionContext {
 export type ConnectionEvent =
   /** The explicit handshake line, already split into `key=value` fields. */
   | { type: "HEADER"; fields: Readonly<Record<string, string>>; size: number }
-  /** No handshake line: handshake `none`, or `auto` when the first line is a command. */
-  | { type: "HEADER_IMPLICIT" }
+  /** No handshake line: handshake `none`, or `auto` when the first line is a command (a RESP client says which protocol). */
+  | { type: "HEADER_IMPLICIT"; protocol?: WireProtocol }
   /** Everything parsed from one network read. */
   | { type: "COMMANDS"; items: readonly ParsedItem[] }
   /** The client's protocol was detected (`*` first byte, a `proto=` header token) or switched (HELLO). */
@@ -117,7 +117,11 @@ export const connectionMachine = setup({
     assignHeader: assign({
       header: ({ event }) => (event.type === "HEADER" ? event.fields : {}),
     }),
-    assignEmptyHeader: assign({ header: () => NO_HEADER }),
+    assignEmptyHeader: assign({
+      header: () => NO_HEADER,
+      // A RESP client's first request is its implicit header and tells its protocol.
+      protocol: ({ context, event }) => (event.type === "HEADER_IMPLICIT" && event.protocol ? event.protocol : context.protocol),
+    }),
     assignUser: assign({ user: ({ event, context }) => (event.type === "LOGIN" ? event.user : context.user) }),
     clearUser: assign({ user: () => null }),
     assignProtocol: assign({

@@ -188,9 +188,13 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   /** Switches the replies (and RESP request parsing) to `protocol`, e.g. for HELLO 3. */
   setProtocol(protocol: WireProtocol): void {
+    this.#useProtocol(protocol);
+    if (this.#actor.getSnapshot().status === "active") this.#actor.send({ type: "PROTOCOL", protocol });
+  }
+
+  #useProtocol(protocol: WireProtocol): void {
     this.encoder = protocol === "text" ? textReplyEncoder : respReplyEncoder(protocol === "resp3" ? 3 : 2);
     this.#decoder.format = protocol === "text" ? "text" : "resp";
-    if (this.#actor.getSnapshot().status === "active") this.#actor.send({ type: "PROTOCOL", protocol });
   }
 
   push(...values: ReplyValue[]): void {
@@ -269,8 +273,11 @@ export class Connection implements ConnectionInfo, RunnerHost {
       // RESP clients (redis-cli, ioredis, redis-benchmark) open with a multibulk request;
       // that request is their implicit header.
       if (chunk[0] === STAR) {
-        this.setProtocol("resp2");
-        if (this.#actor.getSnapshot().value === "header") this.#actor.send({ type: "HEADER_IMPLICIT" });
+        if (this.#actor.getSnapshot().value === "header") {
+          // One event for both facts: each event is a full XState macrostep per connection.
+          this.#useProtocol("resp2");
+          this.#actor.send({ type: "HEADER_IMPLICIT", protocol: "resp2" });
+        } else this.setProtocol("resp2");
       }
     }
     if (this.#actor.getSnapshot().value === "header") data = this.#handshake(chunk, items);

@@ -103,6 +103,14 @@ describe("connection machine", () => {
     assert.equal(connectionStateOf(actor.getSnapshot()), "ready");
   });
 
+  it("HEADER_IMPLICIT from a RESP client records its protocol in the same step", () => {
+    const { actor } = setup();
+    assert.equal(actor.getSnapshot().context.protocol, "text");
+    actor.send({ type: "HEADER_IMPLICIT", protocol: "resp2" });
+    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
+    assert.equal(actor.getSnapshot().context.protocol, "resp2");
+  });
+
   it("HEADER_IMPLICIT opens with an empty header", () => {
     const { actor, batches } = setup({ handshake: "none" });
     actor.send({ type: "HEADER_IMPLICIT" });
