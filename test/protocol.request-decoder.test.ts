@@ -174,3 +174,29 @@ describe("properties", () => {
     );
   });
 });
+
+describe("a long multibulk request arriving in many reads", () => {
+  it("is read once: only the unfinished argument is held between reads, not the request so far", () => {
+    const args = Array.from({ length: 20_000 }, (_, i) => `v${i}`);
+    const bytes = resp(["rpush", ...args]);
+    const decoder = new RequestDecoder("resp", { ...LIMITS, maxArgs: 100_000 });
+    const out: ParsedItem[] = [];
+    let mostHeld = 0;
+    for (let at = 0; at < bytes.length; at += 100) {
+      decoder.push(bytes.subarray(at, at + 100), out);
+      mostHeld = Math.max(mostHeld, decoder.buffered);
+    }
+    assert.equal(out.length, 1);
+    assert.deepEqual(out[0], ["rpush", ...args]);
+    // An argument here is at most 14 bytes on the wire; a re-parse from the start would hold up to 190 KB.
+    assert.ok(mostHeld < 100, `held ${mostHeld} bytes between reads`);
+  });
+
+  it("a bulk split across reads right after its length line resumes at that argument", () => {
+    const decoder = new RequestDecoder("resp", LIMITS);
+    const out: ParsedItem[] = [];
+    for (const piece of ["*3\r\n$3\r\nset\r\n$1", "\r\nk\r\n$5\r", "\nhel", "lo\r\n"]) decoder.push(Buffer.from(piece), out);
+    assert.deepEqual(out, [["set", "k", "hello"]]);
+    assert.equal(decoder.buffered, 0);
+  });
+});

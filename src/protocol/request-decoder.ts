@@ -76,6 +76,14 @@ export class RequestDecoder {
   #numberEnd = 0;
   /** The last command word decoded (see #commandWord). */
   #lastWord = "";
+  /**
+   * A multibulk request cut off between two arguments: the arguments read so far and the
+   * index of the next. Parsing resumes there, so a request of many small arguments that
+   * arrives in many reads is read once, not again from its start on every read.
+   */
+  #partial: { readonly argv: (string | Buffer)[]; next: number } | null = null;
+  /** Where the bytes still needed by #partial start in the current read. */
+  #resumeAt = 0;
 
   constructor(format: WireFormat, limits: DecoderLimits) {
     this.format = format;
@@ -113,7 +121,8 @@ export class RequestDecoder {
     let pos = 0;
     try {
       while (pos < buf.length) {
-        const next = this.format === "resp" && buf[pos] === STAR ? this.#multibulk(buf, pos, out) : this.#inline(buf, pos, out);
+        const multibulk = this.#partial !== null || (this.format === "resp" && buf[pos] === STAR);
+        const next = multibulk ? this.#multibulk(buf, pos, out) : this.#inline(buf, pos, out);
         if (next < 0) break;
         pos = next;
       }
@@ -125,8 +134,9 @@ export class RequestDecoder {
     } finally {
       this.#text = null;
     }
-    if (pos < buf.length) {
-      const rest = buf.subarray(pos);
+    const keepFrom = this.#partial !== null ? this.#resumeAt : pos;
+    if (keepFrom < buf.length) {
+      const rest = buf.subarray(keepFrom);
       this.#pending.push(rest);
       this.#pendingLength = rest.length;
     }
@@ -134,6 +144,7 @@ export class RequestDecoder {
 
   #poison(): void {
     this.#poisoned = true;
+    this.#partial = null;
     this.#pending = [];
     this.#pendingLength = 0;
   }
@@ -206,31 +217,39 @@ export class RequestDecoder {
   }
 
   /**
-   * One `*N\r\n($len\r\n<bytes>\r\n)*N` request from `pos`; returns the next position, or
-   * -1 when incomplete (and records how many bytes a bulk body still needs).
+   * One `*N\r\n($len\r\n<bytes>\r\n)*N` request from `pos` (or the rest of #partial);
+   * returns the next position, or -1 when incomplete (and records how many bytes a bulk
+   * body still needs).
    */
   #multibulk(buf: Buffer, pos: number, out: ParsedItem[]): number {
-    const count = this.#readNumberLine(buf, pos + 1, "multibulk length");
-    if (count === INCOMPLETE) return -1;
-    const afterCount = this.#numberEnd;
-    if (count > this.#limits.maxArgs) throw new FatalProtocolError("Protocol error: invalid multibulk length");
-    if (count <= 0) return afterCount; // `*0` and `*-1` are ignored, as Redis does
-    const argv: (string | Buffer)[] = new Array(count);
-    let at = afterCount;
-    for (let i = 0; i < count; i++) {
-      if (at >= buf.length) return -1;
+    let argv: (string | Buffer)[];
+    let i = 0;
+    let at = pos;
+    if (this.#partial !== null) {
+      ({ argv, next: i } = this.#partial);
+      this.#partial = null;
+    } else {
+      const count = this.#readNumberLine(buf, pos + 1, "multibulk length");
+      if (count === INCOMPLETE) return -1;
+      at = this.#numberEnd;
+      if (count > this.#limits.maxArgs) throw new FatalProtocolError("Protocol error: invalid multibulk length");
+      if (count <= 0) return at; // `*0` and `*-1` are ignored, as Redis does
+      argv = new Array(count);
+    }
+    for (; i < argv.length; i++) {
+      if (at >= buf.length) return this.#suspend(argv, i, at);
       if (buf[at] !== DOLLAR) {
         throw new FatalProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(buf[at]!)}'`);
       }
       const length = this.#readNumberLine(buf, at + 1, "bulk length");
-      if (length === INCOMPLETE) return -1;
+      if (length === INCOMPLETE) return this.#suspend(argv, i, at);
       const bodyStart = this.#numberEnd;
       if (length < 0 || length > this.#limits.maxBulkLength) throw new FatalProtocolError("Protocol error: invalid bulk length");
       const bodyEnd = bodyStart + length;
       if (bodyEnd + 2 > buf.length) {
         // Wait for the whole body instead of re-parsing on every chunk of a large value.
-        this.#needed = bodyEnd + 2 - pos;
-        return -1;
+        this.#needed = bodyEnd + 2 - at;
+        return this.#suspend(argv, i, at);
       }
       if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) throw new FatalProtocolError("Protocol error: expected CRLF after bulk string");
       const text = this.#text;
@@ -245,6 +264,13 @@ export class RequestDecoder {
     }
     out.push(argv);
     return at;
+  }
+
+  /** Keeps the arguments read so far; the bytes from `at` on are kept for the next read. */
+  #suspend(argv: (string | Buffer)[], next: number, at: number): number {
+    this.#partial = { argv, next };
+    this.#resumeAt = at;
+    return -1;
   }
 
   /**
