@@ -14,6 +14,7 @@ const { RetopyServer } = await import("../dist/src/index.js");
 // kv.ts imports "retopy", which resolves to the same dist/src/index.js as above.
 const { default: app } = await import("../examples/kv.ts");
 
-const server = new RetopyServer(app, { logger: false });
+// The memory section holds 10,000 idle connections: the default maxConnections (10,000) would refuse the last.
+const server = new RetopyServer(app, { logger: false, maxConnections: 20_000 });
 const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
 reportToBench(port);

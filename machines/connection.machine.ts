@@ -48,7 +48,11 @@ export type CloseReason =
   | "header_too_large"
   | "header_timeout"
   | "protocol_error"
-  | "socket_error";
+  | "socket_error"
+  /** No complete command for `idleTimeout` milliseconds. */
+  | "idle_timeout"
+  /** The client let more than `maxOutputBuffer` bytes of replies pile up unread. */
+  | "output_limit";
 
 export type HandshakeMode = "auto" | "line" | "none";
 

@@ -34,6 +34,8 @@ export interface SupervisorContext {
   readonly startedAt: number;
   readonly connectionsCurrent: number;
   readonly connectionsTotal: number;
+  /** Connections turned away at accept because `maxConnections` were open. */
+  readonly connectionsRejected: number;
   readonly commandsTotal: number;
   readonly errorsTotal: number;
   /** Runs per command name, including failed runs. */
@@ -48,6 +50,7 @@ export interface SupervisorInput {
 export type SupervisorEvent =
   | { type: "CONNECTION_OPENED"; id: string }
   | { type: "CONNECTION_CLOSED"; id: string; reason: string }
+  | { type: "CONNECTION_REJECTED" }
   | { type: "COMMANDS_COUNTED"; counts: Readonly<Record<string, number>>; total: number; errors: number }
   | { type: "SHUTDOWN" };
 
@@ -70,11 +73,13 @@ export const supervisorMachine = setup({
     countClosed: assign(({ context }) => ({
       connectionsCurrent: Math.max(0, context.connectionsCurrent - 1),
     })),
+    countRejected: assign(({ context }) => ({ connectionsRejected: context.connectionsRejected + 1 })),
     addCommandCounts: assign(({ context, event }) => {
       if (event.type !== "COMMANDS_COUNTED") return {};
-      const commandCounts: Record<string, number> = { ...context.commandCounts };
+      // Without a prototype, a command called `constructor` or `__proto__` is just a key.
+      const commandCounts: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, context.commandCounts);
       for (const [name, count] of Object.entries(event.counts)) {
-        commandCounts[name] = (commandCounts[name] ?? 0) + count;
+        commandCounts[name] = (Object.hasOwn(commandCounts, name) ? commandCounts[name]! : 0) + count;
       }
       return {
         commandCounts,
@@ -92,6 +97,7 @@ export const supervisorMachine = setup({
     startedAt: input.startedAt,
     connectionsCurrent: 0,
     connectionsTotal: 0,
+    connectionsRejected: 0,
     commandsTotal: 0,
     errorsTotal: 0,
     commandCounts: {},
@@ -106,6 +112,7 @@ export const supervisorMachine = setup({
     running: {
       on: {
         CONNECTION_OPENED: { actions: "countOpened" },
+        CONNECTION_REJECTED: { actions: "countRejected" },
         SHUTDOWN: { target: "draining" },
       },
     },

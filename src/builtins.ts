@@ -44,10 +44,12 @@ class DefaultCommands extends CommandHandler {
     const stats = this.server.stats();
     const reply = new Map<string, number>();
     for (const definition of this.application.commands) {
-      reply.set(definition.name, stats.commandCounts[definition.name] ?? 0);
+      // Own keys only: a command may be called `constructor` or `__proto__`.
+      reply.set(definition.name, Object.hasOwn(stats.commandCounts, definition.name) ? stats.commandCounts[definition.name]! : 0);
     }
     reply.set("connections_current", stats.connectionsCurrent);
     reply.set("connections_total", stats.connectionsTotal);
+    reply.set("connections_rejected", stats.connectionsRejected);
     reply.set("commands_total", stats.commandsTotal);
     reply.set("errors_total", stats.errorsTotal);
     reply.set("uptime_seconds", stats.uptimeSeconds);

@@ -26,6 +26,11 @@ export interface RunnerHost {
   readonly drainRequested: boolean;
   /** Called once the owed replies are written and the connection may close. */
   closeNow(): void;
+  /**
+   * While the client is not reading its replies (unsent output above the high-water
+   * mark): a promise that settles once it has caught up, or the connection closed. Else null.
+   */
+  outputBlocked(): Promise<void> | null;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -33,6 +38,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
+/**
+ * Replies gathered past this size are written before the next command runs, so one read's
+ * pipeline of large replies never sits whole in memory; small pipelines still leave in one write.
+ */
+const FLUSH_BYTES = 64 * 1024;
 /** What a command that wrote nothing replies: the status `+OK` (a string would be a RESP bulk string). */
 const OK = status("OK");
 
@@ -134,12 +144,30 @@ export class CommandRunner {
         return;
       }
       if (this.#host.closeRequested) break;
+      if (this.#output.size >= FLUSH_BYTES && this.#flushAndWait()) return;
     }
     this.#queue = [];
     this.#head = 0;
     this.#draining = false;
     this.#flush();
     if (!this.#stopped && (this.#host.closeRequested || this.#host.drainRequested)) this.#host.closeNow();
+  }
+
+  /**
+   * Writes what is gathered; if the client is not keeping up, suspends the queue until it
+   * does and returns true. A pipeline whose replies are far larger than its requests (GET of
+   * big values) then holds at most about a high-water mark of output, however long it is.
+   */
+  #flushAndWait(): boolean {
+    this.#flush();
+    const blocked = this.#host.outputBlocked();
+    if (blocked === null) return false;
+    this.#waiting = true;
+    void blocked.then(() => {
+      this.#waiting = false;
+      this.#drain();
+    });
+    return true;
   }
 
   #flush(): void {

@@ -117,6 +117,11 @@ export class PubSub {
     return [...(this.#connections.get(connection)?.channels ?? [])];
   }
 
+  /** How many channels `connection` is subscribed to, without copying them. */
+  subscriptionCount(connection: ConnectionInfo): number {
+    return this.#connections.get(connection)?.channels.size ?? 0;
+  }
+
   #leave(connection: ConnectionInfo, channel: string): void {
     const subscribers = this.#channels.get(channel);
     if (!subscribers) return;

@@ -30,6 +30,25 @@ export interface RetopyServerOptions {
   maxBulkLength?: number;
   /** Most arguments in one RESP request (default 1,048,576). */
   maxArgs?: number;
+  /**
+   * Most open connections (default 10,000, as Redis's maxclients). The next client gets
+   * `-ERR max number of clients reached` and is closed; 0 = no limit.
+   */
+  maxConnections?: number;
+  /**
+   * Milliseconds a connection may go without sending a complete command, and with none
+   * running, before it is closed (default 0 = never). Bytes that never make a command
+   * do not count, so a client trickling one byte a second cannot hold its slot. Subscribed
+   * (pub/sub) connections are exempt, as in Redis.
+   */
+  idleTimeout?: number;
+  /** Unsent reply bytes above which the server stops reading from that client (default 1 MiB). */
+  outputHighWaterMark?: number;
+  /**
+   * Unsent reply bytes past which the client is disconnected, with a log line (default 64 MiB,
+   * 0 = no limit): a client that never reads, or a subscriber that cannot keep up.
+   */
+  maxOutputBuffer?: number;
 }
 
 export interface ListenOptions {
@@ -49,7 +68,13 @@ const DEFAULT_LIMITS: ConnectionLimits = {
   maxLineLength: 64 * 1024,
   maxBulkLength: 512 * 1024 * 1024,
   maxArgs: 1024 * 1024,
+  idleTimeout: 0,
+  outputHighWaterMark: 1024 * 1024,
+  maxOutputBuffer: 64 * 1024 * 1024,
 };
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** How often idle connections are looked for: often enough for short timeouts, at most once a second. */
+const IDLE_SWEEP_MAX_MS = 1000;
 
 function checkLimits(options: RetopyServerOptions): ConnectionLimits {
   const limits = {
@@ -59,11 +84,24 @@ function checkLimits(options: RetopyServerOptions): ConnectionLimits {
     maxLineLength: options.maxLineLength ?? DEFAULT_LIMITS.maxLineLength,
     maxBulkLength: options.maxBulkLength ?? DEFAULT_LIMITS.maxBulkLength,
     maxArgs: options.maxArgs ?? DEFAULT_LIMITS.maxArgs,
+    idleTimeout: options.idleTimeout ?? DEFAULT_LIMITS.idleTimeout,
+    outputHighWaterMark: options.outputHighWaterMark ?? DEFAULT_LIMITS.outputHighWaterMark,
+    maxOutputBuffer: options.maxOutputBuffer ?? DEFAULT_LIMITS.maxOutputBuffer,
   };
   if (!["auto", "line", "none"].includes(limits.handshake)) {
     throw new RetopyError("RETOPY_INVALID_OPTION", `handshake must be "auto", "line" or "none", not '${String(limits.handshake)}'`);
   }
-  for (const key of ["maxHeaderSize", "headerTimeout", "maxLineLength", "maxBulkLength", "maxArgs"] as const) {
+  const numeric = [
+    "maxHeaderSize",
+    "headerTimeout",
+    "maxLineLength",
+    "maxBulkLength",
+    "maxArgs",
+    "idleTimeout",
+    "outputHighWaterMark",
+    "maxOutputBuffer",
+  ] as const;
+  for (const key of numeric) {
     if (!Number.isFinite(limits[key]) || limits[key] < 0) {
       throw new RetopyError("RETOPY_INVALID_OPTION", `${key} must be a non-negative number`);
     }
@@ -88,6 +126,11 @@ export class RetopyServer {
   #closing: Promise<void> | null = null;
   /** Resolves `close()` once the last connection is released. */
   #onEmpty: (() => void) | null = null;
+  readonly #maxConnections: number;
+  /** Set while at `maxConnections`, so a flood of refusals logs one warning, not one each. */
+  #atCapacity = false;
+  /** Looks for idle connections; one timer for the server rather than one per connection. */
+  #idleSweep: NodeJS.Timeout | null = null;
 
   constructor(application: Application, options: RetopyServerOptions = {}) {
     if (!isApplication(application)) {
@@ -95,6 +138,11 @@ export class RetopyServer {
     }
     this.application = application;
     this.logger = createLogger(options.logger);
+    this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 0) {
+      throw new RetopyError("RETOPY_INVALID_OPTION", "maxConnections must be a non-negative integer");
+    }
+    const limits = checkLimits(options);
     const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.#registry, this.logger) } });
     this.supervisor = createActor(supervisor, { id: "supervisor", input: { startedAt: Date.now() } });
     this.supervisor.subscribe({ error: (error) => this.logger.error({ err: error }, "supervisor failed") });
@@ -108,7 +156,7 @@ export class RetopyServer {
       server,
       stats,
       logger: this.logger,
-      limits: checkLimits(options),
+      limits,
       machine: connectionMachine,
       supervisor: this.supervisor,
       handler,
@@ -117,9 +165,15 @@ export class RetopyServer {
       released: (connection) => {
         // Subscriptions already went when the connection closed; this is the backstop.
         this.pubsub.unsubscribeAll(connection);
+        if (this.#registry.size < this.#maxConnections) this.#atCapacity = false;
         if (this.#registry.size === 0) this.#onEmpty?.();
       },
     };
+    if (limits.idleTimeout > 0) {
+      const every = Math.max(10, Math.min(IDLE_SWEEP_MAX_MS, Math.floor(limits.idleTimeout / 4)));
+      this.#idleSweep = setInterval(() => this.#closeIdleConnections(limits.idleTimeout), every);
+      this.#idleSweep.unref(); // never keeps the process alive on its own
+    }
     this.#server = createServer((socket) => this.#accept(socket));
     // Errors of a pending listen() reject it; only later ones are worth a log line.
     this.#server.on("error", (error) => {
@@ -180,6 +234,7 @@ export class RetopyServer {
       this.#server.close(() => resolve());
     });
     this.supervisor.send({ type: "SHUTDOWN" });
+    if (this.#idleSweep) clearInterval(this.#idleSweep);
     for (const connection of this.#registry.values()) connection._drain();
     const drained = new Promise<void>((resolve) => {
       if (this.#registry.size === 0) resolve();
@@ -204,6 +259,31 @@ export class RetopyServer {
       socket.destroy();
       return;
     }
+    if (this.#maxConnections > 0 && this.#registry.size >= this.#maxConnections) {
+      this.#reject(socket);
+      return;
+    }
     new Connection(socket, this.#services);
+  }
+
+  /**
+   * Turns a client away without building a connection for it (no actor, no parser), as
+   * Redis does at maxclients. The line reads the same in the text protocol and in RESP.
+   */
+  #reject(socket: Socket): void {
+    socket.on("error", () => undefined); // the client may already be gone
+    socket.end("-ERR max number of clients reached\r\n", () => socket.destroy());
+    // Never wait on a peer that does not read: the socket goes within a second either way.
+    setTimeout(() => socket.destroy(), 1000).unref();
+    this.supervisor.send({ type: "CONNECTION_REJECTED" });
+    if (!this.#atCapacity) {
+      this.#atCapacity = true;
+      this.logger.warn({ maxConnections: this.#maxConnections }, "max number of clients reached; refusing new connections");
+    }
+  }
+
+  #closeIdleConnections(idleTimeout: number): void {
+    const now = Date.now();
+    for (const connection of this.#registry.values()) connection._closeIfIdle(now, idleTimeout);
   }
 }

@@ -7,6 +7,8 @@ export interface ServerStats {
   readonly uptimeSeconds: number;
   readonly connectionsCurrent: number;
   readonly connectionsTotal: number;
+  /** Connections refused because `maxConnections` were open. */
+  readonly connectionsRejected: number;
   readonly commandsTotal: number;
   readonly errorsTotal: number;
   /** Runs per mounted command, failed runs included; unknown commands are not counted here. */
@@ -87,6 +89,7 @@ export class StatsBuffer {
       uptimeSeconds: Math.floor((Date.now() - context.startedAt) / 1000),
       connectionsCurrent: context.connectionsCurrent,
       connectionsTotal: context.connectionsTotal,
+      connectionsRejected: context.connectionsRejected,
       commandsTotal: context.commandsTotal,
       errorsTotal: context.errorsTotal,
       commandCounts: context.commandCounts,

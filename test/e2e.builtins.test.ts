@@ -169,6 +169,7 @@ describe("built-in commands", () => {
       ...ALL_NAMES,
       "connections_current",
       "connections_total",
+      "connections_rejected",
       "commands_total",
       "errors_total",
       "uptime_seconds",

@@ -95,6 +95,7 @@ export function infoText(stats: ServerStats, sectionNames: readonly string[]): s
       () => [
         `total_connections_received:${stats.connectionsTotal}`,
         `total_commands_processed:${stats.commandsTotal}`,
+        `rejected_connections:${stats.connectionsRejected}`,
         `total_error_replies:${stats.errorsTotal}`,
       ],
     ],

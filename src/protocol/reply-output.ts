@@ -15,6 +15,8 @@ function isAscii(value: Uint8Array): boolean {
 export class ReplyOutput {
   #text = "";
   #chunks: OutputChunk[] | null = null;
+  /** Length of what is in #chunks: bytes, or characters for text (a close enough measure). */
+  #chunkSize = 0;
 
   /** Appends ASCII/UTF-8 protocol text. */
   text(value: string): void {
@@ -32,9 +34,16 @@ export class ReplyOutput {
     this.#chunks ??= [];
     if (this.#text.length > 0) {
       this.#chunks.push(this.#text);
+      this.#chunkSize += this.#text.length;
       this.#text = "";
     }
     this.#chunks.push(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    this.#chunkSize += value.length;
+  }
+
+  /** About how many bytes are held (text counted in characters). */
+  get size(): number {
+    return this.#text.length + this.#chunkSize;
   }
 
   get empty(): boolean {
@@ -48,6 +57,7 @@ export class ReplyOutput {
     if (this.#chunks === null) return text;
     const chunks = this.#chunks;
     this.#chunks = null;
+    this.#chunkSize = 0;
     if (text.length > 0) chunks.push(text);
     return chunks;
   }
