@@ -6,7 +6,17 @@
  *   telnet 127.0.0.1 8000          # first line is the header, then commands
  */
 import { pathToFileURL } from "node:url";
-import { Application, authenticated, CommandError, CommandHandler, command, parameter, RetopyServer, status } from "retopy";
+import {
+  Application,
+  authenticated,
+  CommandError,
+  CommandHandler,
+  command,
+  parameter,
+  passwordAuthenticator,
+  RetopyServer,
+  status,
+} from "retopy";
 
 const counters = new Map<string, number>();
 
@@ -73,19 +83,21 @@ class LoginHandler extends CommandHandler {
   @parameter({ name: "username" })
   @parameter({ name: "password" })
   @command({ help: "Logs the connection in; authenticated commands work afterwards." })
-  authenticate(): void {
-    const username = this.getArgument("username");
-    const password = this.getArgument("password");
-    // Both must match (the original's `not a and not b` let either one through).
-    if (!(username === "myusername" && password === "mypass")) {
+  async authenticate(): Promise<void> {
+    // The guarded path AUTH uses too: constant-time check, a delay after a failure, and a
+    // close after too many. Both must match (the original's `not a and not b` let either through).
+    if (!(await this.attemptLogin(this.getArgument("username"), this.getArgument("password")))) {
       throw new CommandError("Wrong username or password");
     }
-    this.connection.user = username;
     this.write(status("OK"));
   }
 }
 
-export const app = new Application([CounterHandler, PingHandler, LoginHandler], { defaultHandlers: true });
+export const app = new Application([CounterHandler, PingHandler, LoginHandler], {
+  defaultHandlers: true,
+  // The login of the original README; AUTH, HELLO ... AUTH and `auth=` in the header accept it too.
+  authenticate: passwordAuthenticator({ myusername: "mypass" }),
+});
 export default app;
 
 // Run directly (`tsx examples/counter.ts [port]`) as well as through `retopy serve`.

@@ -23,10 +23,47 @@ export interface ApplicationSettings {
   debug?: boolean;
   /**
    * Checks credentials for the built-in `AUTH`, `HELLO ... AUTH` and a header `auth=user:pass`
-   * token; an app's own login command can call it too. Resolve true (or the user name to log
-   * in as) to accept. Without it, AUTH is refused.
+   * token, and for an app's own login command through `this.attemptLogin(user, password)`,
+   * all on one guarded path (`src/auth.ts`). Resolve true (or the user name to log in as) to
+   * accept. Without it, every login is refused. `passwordAuthenticator(users)` builds one that
+   * compares in constant time.
    */
   authenticate?: AuthenticateFunction;
+  /**
+   * Milliseconds every failed login waits before its refusal is replied (default 100; 0: no
+   * wait). The connection's later commands wait too, which slows guessing down.
+   */
+  authFailureDelay?: number;
+  /**
+   * Failed logins one connection may make; the last refusal is replied and the connection
+   * closes (default 10; 0: unlimited). A successful login does not reset the count.
+   */
+  maxAuthFailures?: number;
+}
+
+/** Largest delay `setTimeout` honours (about 24.8 days); a longer one would fire at once. */
+const MAX_DELAY = 2_147_483_647;
+
+/** The settings with their defaults, checked: a bad value is a RetopyError at startup. */
+function checkSettings(settings: ApplicationSettings) {
+  const checked = {
+    defaultHandlers: settings.defaultHandlers ?? true,
+    debug: settings.debug ?? false,
+    authenticate: settings.authenticate,
+    authFailureDelay: settings.authFailureDelay ?? 100,
+    maxAuthFailures: settings.maxAuthFailures ?? 10,
+  };
+  if (checked.authenticate !== undefined && typeof checked.authenticate !== "function") {
+    throw new RetopyError("RETOPY_INVALID_OPTION", "authenticate must be a function");
+  }
+  const delay = checked.authFailureDelay;
+  if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY) {
+    throw new RetopyError("RETOPY_INVALID_OPTION", `authFailureDelay must be a number of milliseconds from 0 to ${MAX_DELAY}`);
+  }
+  if (!Number.isSafeInteger(checked.maxAuthFailures) || checked.maxAuthFailures < 0) {
+    throw new RetopyError("RETOPY_INVALID_OPTION", "maxAuthFailures must be a non-negative integer (0: unlimited)");
+  }
+  return checked;
 }
 
 /** The application's credential check; see `ApplicationSettings.authenticate`. */
@@ -91,11 +128,7 @@ export class Application {
   #lastFound: CommandDefinition | undefined = undefined;
 
   constructor(handlers: readonly HandlerEntry[] = [], settings: ApplicationSettings = {}) {
-    this.settings = Object.freeze({
-      defaultHandlers: settings.defaultHandlers ?? true,
-      debug: settings.debug ?? false,
-      authenticate: settings.authenticate,
-    });
+    this.settings = Object.freeze(checkSettings(settings));
     for (const entry of handlers) {
       if (typeof entry === "function") this.addHandler(entry);
       else this.addHandler(entry[0], entry[1]);

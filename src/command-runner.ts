@@ -1,7 +1,8 @@
 import { type CloseReason, isCommand, type ParsedItem } from "../machines/connection.machine.js";
 import type { Application, CommandDefinition } from "./application.js";
 import { bindArguments } from "./command-spec.js";
-import { CommandError } from "./errors.js";
+import { performLogin } from "./auth.js";
+import { CommandError, InvalidArgumentError, MissingArgumentError } from "./errors.js";
 import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
@@ -122,7 +123,9 @@ export class CommandRunner {
   }
 
   #drain(): void {
-    while (!this.#stopped && this.#head < this.#queue.length) {
+    // Checked before each command, so a close requested by an async command (a login lockout,
+    // an async quit) drops what was queued behind it, as after a sync one.
+    while (!this.#stopped && !this.#host.closeRequested && this.#head < this.#queue.length) {
       const item = this.#queue[this.#head++]!;
       const pending = this.#runItem(item);
       if (pending) {
@@ -143,7 +146,6 @@ export class CommandRunner {
         );
         return;
       }
-      if (this.#host.closeRequested) break;
       if (this.#output.size >= FLUSH_BYTES && this.#flushAndWait()) return;
     }
     this.#queue = [];
@@ -238,33 +240,17 @@ export class CommandRunner {
   }
 
   /**
-   * A header `auth=user:password` token: checked with the application's `authenticate`
-   * before the commands behind it run. Success is silent (the header gets no reply);
-   * a refusal is a WRONGPASS error line.
+   * A header `auth=user:password` token: checked on the guarded login path (`src/auth.ts`)
+   * before the commands behind it run, so a refusal's delay holds them back too. Success is
+   * silent (the header gets no reply); a refusal is a WRONGPASS error line.
    */
-  #login(user: string, password: string): Promise<void> | void {
-    const check = this.#host.application.settings.authenticate;
-    const refuse = () => {
+  #login(user: string, password: string): Promise<void> {
+    const connection = this.#host.connection;
+    return performLogin(this.#host.application.settings, connection, user, password).then((outcome) => {
+      if (outcome.ok || this.#stopped) return;
       this.#replyError({ code: "WRONGPASS", message: "invalid username-password pair or user is disabled." });
       this.#host.stats.countError();
-    };
-    if (!check) return refuse();
-    const accept = (result: boolean | string) => {
-      if (this.#stopped) return;
-      if (result) this.#host.connection.user = typeof result === "string" ? result : user;
-      else refuse();
-    };
-    try {
-      const result = check(user, password, this.#host.connection);
-      if (!isThenable(result)) return accept(result);
-      return Promise.resolve(result).then(accept, (error: unknown) => {
-        this.#host.connection.logger.error({ err: error }, "authenticate failed");
-        if (!this.#stopped) refuse();
-      });
-    } catch (error) {
-      this.#host.connection.logger.error({ err: error }, "authenticate failed");
-      refuse();
-    }
+    });
   }
 
   /** The automatic finish: the returned value is written, then `onFinish` runs. */
@@ -310,7 +296,9 @@ export class CommandRunner {
 
   #errorReply(definition: CommandDefinition, error: unknown): ErrorReply {
     if (error instanceof CommandError) {
-      this.#host.connection.logger.debug({ command: definition.name, reply: error.message }, "command refused");
+      // Not the message: it may quote what the client sent (an argument, a password).
+      const argument = error instanceof InvalidArgumentError || error instanceof MissingArgumentError ? error.argument : undefined;
+      this.#host.connection.logger.debug({ command: definition.name, code: error.code, argument }, "command refused");
       return { code: ERROR_CODE.test(error.code) ? error.code : "ERR", message: error.message };
     }
     this.#host.connection.logger.error({ err: error, command: definition.name }, "command failed");

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { WireProtocol } from "../machines/connection.machine.js";
 import type { Application, CommandDefinition } from "./application.js";
+import { performLogin } from "./auth.js";
 import type { BoundArguments, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
 import type { PubSub } from "./pubsub.js";
@@ -197,6 +198,22 @@ export class CommandHandler {
       );
     }
     this._skipReply = true;
+  }
+
+  /**
+   * Logs the connection in through retopy's guarded path, for an application's own login
+   * command: the application's `authenticate` setting checks the credentials, a failure waits
+   * `authFailureDelay` ms and counts toward `maxAuthFailures` (the last one closes the
+   * connection after this command's reply), exactly as for AUTH. Resolves with the user now
+   * logged in (`this.connection.user` is set), or null when refused. Never log the password.
+   *
+   * ```ts
+   * if (!(await this.attemptLogin(username, password))) throw new CommandError("Wrong username or password");
+   * ```
+   */
+  async attemptLogin(user: string, password: string): Promise<string | null> {
+    const outcome = await performLogin(this.application.settings, this.connection, user, password);
+    return outcome.ok ? outcome.user : null;
   }
 
   /** True once the reply has been completed. */

@@ -15,6 +15,7 @@
  * | `INFO [section …]` | Redis INFO text with the server's counters, `loading:0` included |
  */
 import type { CommandDefinition } from "../application.js";
+import { performLogin } from "../auth.js";
 import { command, parameter } from "../decorators.js";
 import { CommandError } from "../errors.js";
 import { CommandHandler } from "../handler.js";
@@ -250,17 +251,17 @@ export class RedisCompat extends CommandHandler {
 }
 
 /**
- * AUTH and HELLO ... AUTH: asks the application's `authenticate` setting, then logs the
- * connection in as the user it names. The password is never logged or echoed.
+ * AUTH and HELLO ... AUTH: the guarded login path (`src/auth.ts`) asks the application's
+ * `authenticate` setting and logs the connection in as the user it names; a refusal has
+ * already waited `authFailureDelay` when it is thrown. The password is never logged or echoed.
  */
 async function logIn(handler: CommandHandler, user: string | undefined, password: string): Promise<void> {
-  const authenticate = handler.application.settings.authenticate;
-  if (!authenticate) {
+  const outcome = await performLogin(handler.application.settings, handler.connection, user ?? "default", password);
+  if (outcome.ok) return;
+  if (outcome.reason === "unconfigured") {
     throw new CommandError(
       "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
     );
   }
-  const result = await authenticate(user ?? "default", password, handler.connection);
-  if (!result) throw new CommandError("invalid username-password pair or user is disabled.", "WRONGPASS");
-  handler.connection.user = typeof result === "string" ? result : (user ?? "default");
+  throw new CommandError("invalid username-password pair or user is disabled.", "WRONGPASS");
 }
