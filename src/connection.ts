@@ -129,7 +129,10 @@ export class Connection implements ConnectionInfo, RunnerHost {
     services.registry.set(this.id, this);
 
     this.#actor = createActor(services.machine, {
-      id: flat(`connection-${this.id}`),
+      // One id for every connection actor (the connection's own id is in its context): the
+      // supervisor receives `xstate.done.actor.<id>` when one ends, and XState caches
+      // transitions per event type, so a unique id here grew that cache by ~300 B per connection.
+      id: "connection",
       parent: services.supervisor,
       input: {
         id: this.id,

@@ -32,6 +32,11 @@ const DOLLAR = 0x24;
 const TEXT_VIEW_LIMIT = 16 * 1024;
 const HIGH_BYTE = /[\x80-\xff]/g;
 const TOO_BIG_INLINE = "Protocol error: too big inline request";
+/**
+ * Room reserved up front for a request's arguments. Beyond it the array grows as arguments
+ * arrive: an 11-byte `*1048576` header must not reserve 8 MB (Redis caps its reservation too).
+ */
+const PREALLOCATED_ARGS = 1024;
 /** Bulk arguments up to this size are decoded to strings when they are plain ASCII. */
 const SMALL_ARG = 64;
 
@@ -81,7 +86,7 @@ export class RequestDecoder {
    * index of the next. Parsing resumes there, so a request of many small arguments that
    * arrives in many reads is read once, not again from its start on every read.
    */
-  #partial: { readonly argv: (string | Buffer)[]; next: number } | null = null;
+  #partial: { readonly argv: (string | Buffer)[]; readonly count: number; next: number } | null = null;
   /** Where the bytes still needed by #partial start in the current read. */
   #resumeAt = 0;
 
@@ -223,33 +228,34 @@ export class RequestDecoder {
    */
   #multibulk(buf: Buffer, pos: number, out: ParsedItem[]): number {
     let argv: (string | Buffer)[];
+    let count: number;
     let i = 0;
     let at = pos;
     if (this.#partial !== null) {
-      ({ argv, next: i } = this.#partial);
+      ({ argv, count, next: i } = this.#partial);
       this.#partial = null;
     } else {
-      const count = this.#readNumberLine(buf, pos + 1, "multibulk length");
+      count = this.#readNumberLine(buf, pos + 1, "multibulk length");
       if (count === INCOMPLETE) return -1;
       at = this.#numberEnd;
       if (count > this.#limits.maxArgs) throw new FatalProtocolError("Protocol error: invalid multibulk length");
       if (count <= 0) return at; // `*0` and `*-1` are ignored, as Redis does
-      argv = new Array(count);
+      argv = count <= PREALLOCATED_ARGS ? new Array(count) : [];
     }
-    for (; i < argv.length; i++) {
-      if (at >= buf.length) return this.#suspend(argv, i, at);
+    for (; i < count; i++) {
+      if (at >= buf.length) return this.#suspend(argv, count, i, at);
       if (buf[at] !== DOLLAR) {
         throw new FatalProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(buf[at]!)}'`);
       }
       const length = this.#readNumberLine(buf, at + 1, "bulk length");
-      if (length === INCOMPLETE) return this.#suspend(argv, i, at);
+      if (length === INCOMPLETE) return this.#suspend(argv, count, i, at);
       const bodyStart = this.#numberEnd;
       if (length < 0 || length > this.#limits.maxBulkLength) throw new FatalProtocolError("Protocol error: invalid bulk length");
       const bodyEnd = bodyStart + length;
       if (bodyEnd + 2 > buf.length) {
         // Wait for the whole body instead of re-parsing on every chunk of a large value.
         this.#needed = bodyEnd + 2 - at;
-        return this.#suspend(argv, i, at);
+        return this.#suspend(argv, count, i, at);
       }
       if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) throw new FatalProtocolError("Protocol error: expected CRLF after bulk string");
       const text = this.#text;
@@ -267,8 +273,8 @@ export class RequestDecoder {
   }
 
   /** Keeps the arguments read so far; the bytes from `at` on are kept for the next read. */
-  #suspend(argv: (string | Buffer)[], next: number, at: number): number {
-    this.#partial = { argv, next };
+  #suspend(argv: (string | Buffer)[], count: number, next: number, at: number): number {
+    this.#partial = { argv, count, next };
     this.#resumeAt = at;
     return -1;
   }
