@@ -39,6 +39,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
+const INTERNAL_ERROR: ErrorReply = { code: "ERR", message: "Internal Server Error" };
+
+/** The message of a thrown value, for `debug` replies; never throws itself. */
+function describeThrown(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return "a thrown value that has no string form";
+  }
+}
 /**
  * Replies gathered past this size are written before the next command runs, so one read's
  * pipeline of large replies never sits whole in memory; small pipelines still leave in one write.
@@ -127,7 +137,16 @@ export class CommandRunner {
     // an async quit) drops what was queued behind it, as after a sync one.
     while (!this.#stopped && !this.#host.closeRequested && this.#head < this.#queue.length) {
       const item = this.#queue[this.#head++]!;
-      const pending = this.#runItem(item);
+      let pending: Promise<void> | void;
+      try {
+        pending = this.#runItem(item);
+      } catch (error) {
+        // #runItem turns every failure of the command into its reply; this is the guard
+        // against a bug of our own, which must cost one reply, never the connection's queue.
+        this.#host.connection.logger.error({ err: error }, "command runner failed");
+        this.#replyError(INTERNAL_ERROR);
+        continue;
+      }
       if (pending) {
         this.#flush();
         this.#waiting = true;
@@ -221,10 +240,10 @@ export class CommandRunner {
         values,
       });
       handler = fresh;
-      const { hooks } = definition;
-      if (hooks.initialize) fresh.initialize(definition.initializeOptions);
-      const prepared = hooks.prepare ? fresh.prepare() : undefined;
-      result = isThenable(prepared) ? Promise.resolve(prepared).then(() => definition.invoke(fresh)) : definition.invoke(fresh);
+      const initialized: unknown = definition.hooks.initialize ? fresh.initialize(definition.initializeOptions) : undefined;
+      result = isThenable(initialized)
+        ? Promise.resolve(initialized).then(() => this.#prepareAndInvoke(definition, fresh))
+        : this.#prepareAndInvoke(definition, fresh);
     } catch (error) {
       // No handler yet means bad arguments: onFinish only runs for commands that started.
       return handler ? this.#finish(definition, handler, error, true) : this.#complete(definition, null, error, true);
@@ -237,6 +256,13 @@ export class CommandRunner {
       );
     }
     return this.#finish(definition, started, result, false);
+  }
+
+  /** `prepare()`, then the command; after an async prepare, only if the client is still there. */
+  #prepareAndInvoke(definition: CommandDefinition, handler: CommandHandler): unknown {
+    const prepared = definition.hooks.prepare ? handler.prepare() : undefined;
+    if (!isThenable(prepared)) return definition.invoke(handler);
+    return Promise.resolve(prepared).then(() => (this.#stopped ? undefined : definition.invoke(handler)));
   }
 
   /**
@@ -286,10 +312,14 @@ export class CommandRunner {
     // `skipReply()`: the command answered with its pushes, which are already in the output.
     if (handler?._skipReply) return;
     const written = handler?._replies ?? null;
+    // RESP encoders write as they go: a value that fails halfway (a toString that throws)
+    // must not leave half a reply, which would shift every later reply by one.
+    this.#output.beginReply();
     try {
       if (written === null) this.#host.encoder.encodeValue(outcome === undefined ? OK : (outcome as ReplyValue), this.#output);
       else this.#host.encoder.encodeValues(outcome === undefined ? written : [...written, outcome as ReplyValue], this.#output);
     } catch (error) {
+      this.#output.abandonReply();
       this.#replyError(this.#errorReply(definition, error));
     }
   }
@@ -301,11 +331,14 @@ export class CommandRunner {
       this.#host.connection.logger.debug({ command: definition.name, code: error.code, argument }, "command refused");
       return { code: ERROR_CODE.test(error.code) ? error.code : "ERR", message: error.message };
     }
-    this.#host.connection.logger.error({ err: error, command: definition.name }, "command failed");
-    const detail = error instanceof Error ? error.message : String(error);
-    return {
-      code: "ERR",
-      message: this.#host.application.settings.debug ? `Internal Server Error: ${detail}` : "Internal Server Error",
-    };
+    // Anything can be thrown, even a value that cannot be logged or turned into a string:
+    // nothing here may throw, or the connection's queue would stall.
+    try {
+      this.#host.connection.logger.error({ err: error, command: definition.name }, "command failed");
+    } catch {
+      this.#host.connection.logger.error({ command: definition.name }, "command failed with a value that cannot be logged");
+    }
+    if (!this.#host.application.settings.debug) return INTERNAL_ERROR;
+    return { code: "ERR", message: `Internal Server Error: ${describeThrown(error)}` };
   }
 }

@@ -121,7 +121,7 @@ export class CommandHandler {
   }
 
   /** Receives the options given with the handler class in `new Application([[Cls, options]])`. */
-  initialize(_options: Readonly<Record<string, unknown>>): void {}
+  initialize(_options: Readonly<Record<string, unknown>>): void | Promise<void> {}
 
   /** Runs before the command method; throw a CommandError here to refuse the command. */
   prepare(): void | Promise<void> {}

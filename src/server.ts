@@ -13,7 +13,7 @@ import { PubSub } from "./pubsub.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
 
 export interface RetopyServerOptions {
-  /** pino instance, pino options, `true` (info, the default) or `false` (silent). */
+  /** pino instance (used as is), pino options with an optional `destination`, `true` (info, the default) or `false` (silent). */
   logger?: LoggerOption;
   /**
    * How the first line is treated. `auto` (default): a registered command runs at once,
@@ -247,6 +247,8 @@ export class RetopyServer {
     if ((await Promise.race([drained, timedOut])) === "timeout") {
       this.logger.warn({ connections: this.#registry.size }, "close timed out; cutting connections");
       this.closeAllConnections();
+      // Destroyed sockets report their close a turn later: resolve once they are released.
+      await drained;
     }
     clearTimeout(timer);
     await listenerClosed;

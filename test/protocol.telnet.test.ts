@@ -72,3 +72,12 @@ describe("TelnetFilter", () => {
     );
   });
 });
+
+describe("TelnetFilter limits", () => {
+  it("an IAC SB that never ends gives the text back after 512 bytes", () => {
+    const filter = new TelnetFilter();
+    const out = filter.filter(Buffer.concat([Buffer.from([IAC, 0xfa]), Buffer.alloc(600, 0x61), Buffer.from("\r\nping\r\n")]));
+    assert.ok(out.toString().endsWith("\r\nping\r\n"), JSON.stringify(out.toString().slice(-20)));
+    assert.ok(out.length < 600 - 512 + 10, `kept ${out.length} bytes`);
+  });
+});

@@ -17,6 +17,9 @@ export class ReplyOutput {
   #chunks: OutputChunk[] | null = null;
   /** Length of what is in #chunks: bytes, or characters for text (a close enough measure). */
   #chunkSize = 0;
+  #markText = 0;
+  #markChunks = 0;
+  #markChunkSize = 0;
 
   /** Appends ASCII/UTF-8 protocol text. */
   text(value: string): void {
@@ -39,6 +42,31 @@ export class ReplyOutput {
     }
     this.#chunks.push(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     this.#chunkSize += value.length;
+  }
+
+  /**
+   * Remembers where the output stands, so {@link abandonReply} can drop a reply whose
+   * encoding fails halfway. Fields rather than a returned object: it runs for every reply.
+   */
+  beginReply(): void {
+    this.#markText = this.#text.length;
+    this.#markChunks = this.#chunks?.length ?? 0;
+    this.#markChunkSize = this.#chunkSize;
+  }
+
+  /** Drops everything appended since the last {@link beginReply}. */
+  abandonReply(): void {
+    const chunks = this.#chunks;
+    if (chunks !== null && chunks.length > this.#markChunks) {
+      // The text held at the mark, if any, went into the first chunk pushed after it.
+      const first = chunks[this.#markChunks]!;
+      this.#text = typeof first === "string" ? first.slice(0, this.#markText) : "";
+      chunks.length = this.#markChunks;
+      if (chunks.length === 0) this.#chunks = null;
+    } else {
+      this.#text = this.#text.slice(0, this.#markText);
+    }
+    this.#chunkSize = this.#markChunkSize;
   }
 
   /** About how many bytes are held (text counted in characters). */

@@ -17,6 +17,12 @@ const SB = 0xfa;
 const SE = 0xf0;
 const WILL = 0xfb;
 const DONT = 0xfe;
+/**
+ * Longest subnegotiation kept track of (real ones are a few bytes: a terminal type, a window
+ * size). Past it the bytes are text again, so an `IAC SB` that never ends cannot swallow
+ * the rest of the connection.
+ */
+const MAX_SUBNEGOTIATION = 512;
 
 const enum State {
   Data,
@@ -32,6 +38,7 @@ const enum State {
 
 export class TelnetFilter {
   #state = State.Data;
+  #subLength = 0;
 
   /** The chunk without telnet commands; the chunk itself when it holds none (the common case). */
   filter(chunk: Buffer): Buffer {
@@ -49,7 +56,10 @@ export class TelnetFilter {
             out[length++] = IAC; // IAC IAC: a literal 0xFF
             this.#state = State.Data;
           } else if (byte >= WILL && byte <= DONT) this.#state = State.Option;
-          else if (byte === SB) this.#state = State.Sub;
+          else if (byte === SB) {
+            this.#state = State.Sub;
+            this.#subLength = 0;
+          }
           else this.#state = State.Data; // IP, BRK, AYT, NOP, GA...: a command with no argument
           break;
         case State.Option:
@@ -57,6 +67,10 @@ export class TelnetFilter {
           break;
         case State.Sub:
           if (byte === IAC) this.#state = State.SubCommand;
+          else if (++this.#subLength > MAX_SUBNEGOTIATION) {
+            this.#state = State.Data;
+            out[length++] = byte;
+          }
           break;
         case State.SubCommand:
           this.#state = byte === SE ? State.Data : State.Sub;

@@ -1,0 +1,210 @@
+/**
+ * Byte-level helpers for the robustness suite: a raw TCP client on 127.0.0.1 that keeps
+ * every byte it receives, a RESP request encoder, and a guard that records unhandled
+ * rejections and uncaught exceptions while a test runs. Nothing here mocks a socket.
+ */
+import { once } from "node:events";
+import { connect, type Socket } from "node:net";
+import { decodeReplies, RespDecodeError, type RespValue } from "../resp-decoder.js";
+
+/** One RESP request: a multibulk array of bulk strings, exactly as redis-cli sends it. */
+export function resp(...args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    const bytes = typeof arg === "string" ? Buffer.from(arg) : arg;
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from("\r\n"));
+  }
+  return Buffer.concat(parts);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A client that writes raw bytes and keeps every byte it receives, for byte-exact assertions. */
+export class RawClient {
+  readonly socket: Socket;
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #closed = false;
+  /** True when the server ended the connection (FIN), as opposed to us destroying it. */
+  endedByServer = false;
+  error: Error | null = null;
+  #waiters = new Set<() => void>();
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on("data", (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
+      this.#wake();
+    });
+    socket.on("end", () => {
+      this.endedByServer = true;
+      this.#wake();
+    });
+    socket.on("error", (error) => {
+      this.error = error;
+    });
+    socket.on("close", () => {
+      this.#closed = true;
+      this.#wake();
+    });
+  }
+
+  static async connect(port: number): Promise<RawClient> {
+    const socket = connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    return new RawClient(socket);
+  }
+
+  /** Every byte received so far. */
+  get received(): Buffer {
+    if (this.#chunks.length > 1) this.#chunks = [Buffer.concat(this.#chunks, this.#length)];
+    return this.#chunks[0] ?? Buffer.alloc(0);
+  }
+
+  /** The bytes received so far, one character per byte. */
+  get text(): string {
+    return this.received.toString("latin1");
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
+  }
+
+  /** Forgets what was received so far (the next assertions start from here). */
+  clear(): void {
+    this.#chunks = [];
+    this.#length = 0;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Resolves once `probe` holds for the received bytes; rejects after `timeoutMs`. */
+  async until(probe: (received: Buffer) => boolean, what: string, timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!probe(this.received)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; received ${JSON.stringify(this.text.slice(0, 500))}`);
+      if (this.#closed && !probe(this.received)) {
+        throw new Error(`closed while waiting for ${what}; received ${JSON.stringify(this.text.slice(0, 500))}`);
+      }
+      await this.#wait(left);
+    }
+  }
+
+  /** Resolves with the received text once it is at least `length` bytes long. */
+  async bytes(length: number, timeoutMs = 3000): Promise<string> {
+    await this.until((received) => received.length >= length, `${length} bytes`, timeoutMs);
+    return this.text;
+  }
+
+  /** The first `count` RESP replies received (waits until that many are complete). */
+  async replies(count: number, version: 2 | 3 = 3, timeoutMs = 3000): Promise<RespValue[]> {
+    let decoded: RespValue[] = [];
+    await this.until(
+      (received) => {
+        try {
+          decoded = decodeReplies(received, { version });
+        } catch (error) {
+          if (error instanceof RespDecodeError && error.message.startsWith("incomplete")) return false;
+          throw error;
+        }
+        return decoded.length >= count;
+      },
+      `${count} RESP replies`,
+      timeoutMs,
+    );
+    return decoded.slice(0, count);
+  }
+
+  /** Resolves when the socket is closed (by either side); rejects after `timeoutMs`. */
+  async closed(timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`connection still open; received ${JSON.stringify(this.text.slice(0, 500))}`);
+      await this.#wait(left);
+    }
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiters.add(done);
+    });
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+}
+
+/** Opens raw clients and destroys them all when asked (a suite's `after` hook). */
+export class RawClients {
+  readonly #open: RawClient[] = [];
+
+  async open(port: number): Promise<RawClient> {
+    const client = await RawClient.connect(port);
+    this.#open.push(client);
+    return client;
+  }
+
+  destroyAll(): void {
+    for (const client of this.#open.splice(0)) client.destroy();
+  }
+}
+
+/**
+ * Records every unhandled rejection and uncaught exception from `start()` to `stop()`.
+ * Installing a listener also keeps Node from killing the test process on one, so the test
+ * can assert that none happened instead of crashing.
+ */
+export class ProcessFaults {
+  readonly rejections: unknown[] = [];
+  readonly exceptions: unknown[] = [];
+  readonly #onRejection = (reason: unknown) => void this.rejections.push(reason);
+  readonly #onException = (error: unknown) => void this.exceptions.push(error);
+
+  start(): this {
+    process.on("unhandledRejection", this.#onRejection);
+    process.on("uncaughtException", this.#onException);
+    return this;
+  }
+
+  stop(): void {
+    process.off("unhandledRejection", this.#onRejection);
+    process.off("uncaughtException", this.#onException);
+  }
+
+  /** How many were recorded; forgets them, so a later test starts clean. */
+  take(): { count: number; summary: string } {
+    const taken = { count: this.rejections.length + this.exceptions.length, summary: this.describe() };
+    this.rejections.length = 0;
+    this.exceptions.length = 0;
+    return taken;
+  }
+
+  /** A one-line summary for assertion messages. */
+  describe(): string {
+    const show = (value: unknown) => {
+      if (value instanceof Error) return value.stack ?? value.message;
+      try {
+        return String(value);
+      } catch {
+        return Object.prototype.toString.call(value); // a value with no string conversion
+      }
+    };
+    return JSON.stringify({ rejections: this.rejections.map(show), exceptions: this.exceptions.map(show) });
+  }
+}
