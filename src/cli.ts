@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `retopy` command: serves an Application module over TCP.
+ * The `retopy` command: serves an Application module over TCP, or TLS with `--tls-cert`/`--tls-key`.
  *
  *   retopy serve examples/counter.ts --port 8000
  *
@@ -8,10 +8,11 @@
  * 2 usage error. Apart from `--help`/`--version`, stdout carries only pino's JSON lines,
  * so scripts and tests can read the bound port from the "listening" line.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { createSecureContext, type TlsOptions } from "node:tls";
 import { parseArgs } from "node:util";
 import { type Application, isApplication } from "./application.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
@@ -31,6 +32,8 @@ Options:
   --host <addr>       address to bind (default 127.0.0.1)
   --log-level <lvl>   fatal, error, warn, info, debug, trace or silent (default info)
   --handshake <mode>  auto, line or none (default auto, or the module's options)
+  --tls-cert <file>   serve TLS with this PEM certificate (chain); needs --tls-key
+  --tls-key <file>    the PEM private key of --tls-cert; needs --tls-cert
   -h, --help          show this help
   -v, --version       print the version
 `;
@@ -168,6 +171,39 @@ interface ServeFlags {
   host?: string | undefined;
   "log-level"?: string | undefined;
   handshake?: string | undefined;
+  "tls-cert"?: string | undefined;
+  "tls-key"?: string | undefined;
+}
+
+function readPemFile(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(resolve(process.cwd(), path));
+  } catch (error) {
+    // Node's message is one line and names the reason: "ENOENT: no such file or directory, open '...'".
+    throw new CliError(1, `cannot read ${flag} '${path}': ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * The TLS options of `--tls-cert`/`--tls-key`, or undefined for plain TCP. The pair is
+ * checked here, before the module loads, so a wrong file fails fast and is named.
+ */
+function tlsFromFlags(flags: ServeFlags): TlsOptions | undefined {
+  const certPath = flags["tls-cert"];
+  const keyPath = flags["tls-key"];
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) {
+    const [given, missing] = certPath === undefined ? ["--tls-key", "--tls-cert"] : ["--tls-cert", "--tls-key"];
+    throw new CliError(2, `${given} needs ${missing}: give both or neither`);
+  }
+  const tls = { cert: readPemFile("--tls-cert", certPath), key: readPemFile("--tls-key", keyPath) };
+  try {
+    createSecureContext(tls);
+  } catch (error) {
+    // OpenSSL's reason: "DECODER routines::unsupported" for a file that is not PEM, "key values mismatch" for a wrong pair.
+    throw new CliError(1, `cannot use --tls-cert '${certPath}' with --tls-key '${keyPath}': ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return tls;
 }
 
 async function serve(specifier: string | undefined, flags: ServeFlags): Promise<void> {
@@ -179,6 +215,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   if (level !== undefined) oneOf("--log-level", level, LOG_LEVELS);
   const handshake = flags.handshake;
   if (handshake !== undefined) oneOf("--handshake", handshake, HANDSHAKES);
+  const tls = tlsFromFlags(flags);
 
   const { app, options } = await loadApplication(specifier);
   // The module's options, overridden by the flags that were actually given.
@@ -193,7 +230,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     throw new CliError(1, error instanceof Error ? error.message : String(error));
   }
   try {
-    await server.listen({ port, host });
+    await server.listen({ port, host, tls });
   } catch (error) {
     // Node's message already names the address: "listen EADDRINUSE: address already in use 127.0.0.1:8000".
     throw new CliError(1, error instanceof Error ? error.message : `cannot listen on ${host}:${port}: ${String(error)}`);
@@ -211,6 +248,8 @@ function parseCommandLine(argv: string[]) {
         host: { type: "string" },
         "log-level": { type: "string" },
         handshake: { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },

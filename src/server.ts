@@ -1,4 +1,5 @@
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import type { TlsOptions } from "node:tls";
 import type { Logger } from "pino";
 import { type Actor, createActor } from "xstate";
 import { connectionMachine, HANDLER_SYSTEM_ID, type HandshakeMode } from "../machines/connection.machine.js";
@@ -6,6 +7,7 @@ import { supervisorMachine } from "../machines/supervisor.machine.js";
 import { type Application, isApplication } from "./application.js";
 import { Connection, type ConnectionLimits, type ConnectionServices } from "./connection.js";
 import { createHandlerActor } from "./handler-actor.js";
+import { Listener } from "./listener.js";
 import { RetopyError } from "./errors.js";
 import type { ConnectionInfo, ServerInfo } from "./handler.js";
 import { createLogger, type LoggerOption } from "./logger.js";
@@ -54,6 +56,12 @@ export interface RetopyServerOptions {
 export interface ListenOptions {
   port?: number;
   host?: string;
+  /**
+   * Speak TLS on this port: `node:tls` server options (`key` and `cert`, `ca`, `requestCert`,
+   * `handshakeTimeout`, ...). Without it, plain TCP. A client becomes a connection once its
+   * handshake is done; a failed handshake is logged at debug and costs nobody else anything.
+   */
+  tls?: TlsOptions;
 }
 
 export interface CloseOptions {
@@ -120,7 +128,8 @@ export class RetopyServer {
   readonly supervisor: Actor<typeof supervisorMachine>;
   /** The server's pub/sub channels, shared by its connections (`this.server.pubsub` in commands). */
   readonly pubsub = new PubSub();
-  readonly #server: Server;
+  /** The listening socket, made by `listen()` (plain TCP or TLS); null before it and after a failed one. */
+  #listener: Listener | null = null;
   readonly #registry = new Map<string, Connection>();
   readonly #services: ConnectionServices;
   #closing: Promise<void> | null = null;
@@ -174,11 +183,6 @@ export class RetopyServer {
       this.#idleSweep = setInterval(() => this.#closeIdleConnections(limits.idleTimeout), every);
       this.#idleSweep.unref(); // never keeps the process alive on its own
     }
-    this.#server = createServer((socket) => this.#accept(socket));
-    // Errors of a pending listen() reject it; only later ones are worth a log line.
-    this.#server.on("error", (error) => {
-      if (this.#server.listening) this.logger.error({ err: error }, "server error");
-    });
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
@@ -187,21 +191,51 @@ export class RetopyServer {
   listen(portOrOptions: number | ListenOptions = 8000, host?: string): Promise<AddressInfo> {
     const options = typeof portOrOptions === "object" ? portOrOptions : { port: portOrOptions, host };
     if (this.#closing) return Promise.reject(new RetopyError("RETOPY_SERVER_STATE", "the server is closed"));
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error) => reject(error);
-      this.#server.once("error", onError);
-      this.#server.listen(options.port ?? 8000, options.host, () => {
-        this.#server.off("error", onError);
-        const address = this.#server.address() as AddressInfo;
-        this.logger.info({ address: address.address, port: address.port }, "listening");
-        resolve(address);
+    if (this.#listener) return Promise.reject(new RetopyError("RETOPY_SERVER_STATE", "the server is already listening"));
+    let listener: Listener;
+    try {
+      listener = new Listener(options.tls, (socket) => this.#accept(socket), this.logger, (handshaking) => {
+        if (!this.#full(handshaking)) return false;
+        this.#countRefusal();
+        return true;
       });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#listener = listener;
+    const server = listener.server;
+    // Errors of a pending listen() reject it; only later ones are worth a log line.
+    server.on("error", (error) => {
+      if (server.listening) this.logger.error({ err: error }, "server error");
+    });
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => {
+        this.#listener = null; // a failed listen() may be retried
+        reject(error);
+      };
+      server.once("error", onError);
+      try {
+        server.listen(options.port ?? 8000, options.host, () => {
+          server.off("error", onError);
+          if (this.#closing) {
+            // close() was called while this listen() was pending: it found nothing listening.
+            server.close();
+            reject(new RetopyError("RETOPY_SERVER_STATE", "the server was closed before it started listening"));
+            return;
+          }
+          const address = server.address() as AddressInfo;
+          this.logger.info({ address: address.address, port: address.port, ...(listener.tls && { tls: true }) }, "listening");
+          resolve(address);
+        });
+      } catch (error) {
+        onError(error as Error); // a bad port throws at once
+      }
     });
   }
 
   /** The bound address, or null before `listen`. */
   address(): AddressInfo | null {
-    const address = this.#server.address();
+    const address = this.#listener?.server.address();
     return address && typeof address === "object" ? address : null;
   }
 
@@ -223,16 +257,19 @@ export class RetopyServer {
     return this.#closing;
   }
 
-  /** Closes every connection now, as the original `close_all_connections()` did. */
+  /** Closes every connection now, as the original `close_all_connections()` did, and every TLS handshake in progress. */
   closeAllConnections(): void {
     for (const connection of this.#registry.values()) connection._destroy();
+    this.#listener?.cutHandshakes();
   }
 
   async #close(timeout: number): Promise<void> {
+    const listener = this.#listener;
     const listenerClosed = new Promise<void>((resolve) => {
-      if (!this.#server.listening) return resolve();
-      this.#server.close(() => resolve());
+      if (!listener?.server.listening) return resolve();
+      listener.server.close(() => resolve());
     });
+    listener?.cutHandshakes(); // no commands to finish; they would hold the close for their handshake timeout
     this.supervisor.send({ type: "SHUTDOWN" });
     if (this.#idleSweep) clearInterval(this.#idleSweep);
     for (const connection of this.#registry.values()) connection._drain();
@@ -261,7 +298,7 @@ export class RetopyServer {
       socket.destroy();
       return;
     }
-    if (this.#maxConnections > 0 && this.#registry.size >= this.#maxConnections) {
+    if (this.#full(0)) {
       this.#reject(socket);
       return;
     }
@@ -277,6 +314,15 @@ export class RetopyServer {
     socket.end("-ERR max number of clients reached\r\n", () => socket.destroy());
     // Never wait on a peer that does not read: the socket goes within a second either way.
     setTimeout(() => socket.destroy(), 1000).unref();
+    this.#countRefusal();
+  }
+
+  /** True when `maxConnections` are open (TLS clients still in their handshake included). */
+  #full(handshaking: number): boolean {
+    return this.#maxConnections > 0 && this.#registry.size + handshaking >= this.#maxConnections;
+  }
+
+  #countRefusal(): void {
     this.supervisor.send({ type: "CONNECTION_REJECTED" });
     if (!this.#atCapacity) {
       this.#atCapacity = true;

@@ -99,6 +99,11 @@ export class TextClient {
     return new TextClient(socket);
   }
 
+  /** The same line reader over a socket that is already connected (a TLS socket, say). */
+  static over(socket: Socket): TextClient {
+    return new TextClient(socket);
+  }
+
   /** Sends one line, CRLF-terminated. */
   send(line: string): void {
     this.socket.write(`${line}\r\n`);

@@ -1,0 +1,84 @@
+import { createServer as createTcpServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type TlsOptions } from "node:tls";
+import type { Logger } from "pino";
+import { RetopyError } from "./errors.js";
+
+/** Raw sockets are matched to their TLS sockets by address: unique among live TCP connections. */
+function addressKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`;
+}
+
+/**
+ * The listening socket of a RetopyServer: plain TCP, or TLS when given `node:tls` options.
+ *
+ * Over TLS a client becomes a connection only once its handshake is done
+ * (`secureConnection`). Until then the listener keeps its raw socket, because nothing else
+ * would: a client stalled mid-handshake would hold `server.close()` until Node's handshake
+ * timeout (120 s by default), and Node does not even close the socket when that timeout
+ * fires unless a `tlsClientError` listener does.
+ */
+export class Listener {
+  readonly server: Server;
+  readonly tls: boolean;
+  /** Raw sockets whose TLS handshake has not finished yet, by {@link addressKey}. */
+  readonly #handshaking = new Map<string, Socket>();
+
+  /**
+   * `refuseHandshake(handshaking)` is asked for each new TLS client, with the number already
+   * handshaking: true turns it away before its handshake (it counts toward the server's
+   * `maxConnections`, or stalled handshakes could pile up past it).
+   */
+  constructor(
+    tls: TlsOptions | undefined,
+    onSocket: (socket: Socket) => void,
+    logger: Logger,
+    refuseHandshake: (handshaking: number) => boolean = () => false,
+  ) {
+    this.tls = tls !== undefined;
+    if (tls === undefined) {
+      this.server = createTcpServer(onSocket);
+      return;
+    }
+    if (typeof tls !== "object" || tls === null) {
+      throw new RetopyError("RETOPY_INVALID_OPTION", "tls must be an object of node:tls options");
+    }
+    // Without a certificate every handshake would fail; say so now rather than per client.
+    if (!((tls.key && tls.cert) || tls.pfx || tls.secureContext || tls.SNICallback)) {
+      throw new RetopyError("RETOPY_INVALID_OPTION", "tls needs a certificate: key and cert, pfx, secureContext or SNICallback");
+    }
+    let server: Server;
+    try {
+      server = createTlsServer(tls, (socket) => {
+        this.#handshaking.delete(addressKey(socket));
+        onSocket(socket);
+      });
+    } catch (error) {
+      // OpenSSL's reason, e.g. "error:1E08010C:DECODER routines::unsupported" for a bad PEM.
+      throw new RetopyError("RETOPY_INVALID_OPTION", `invalid tls options: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    server.on("connection", (raw: Socket) => {
+      if (refuseHandshake(this.#handshaking.size)) {
+        raw.destroy(); // nothing can be said: the client expects a TLS handshake, not text
+        return;
+      }
+      const key = addressKey(raw);
+      this.#handshaking.set(key, raw);
+      raw.once("close", () => {
+        if (this.#handshaking.get(key) === raw) this.#handshaking.delete(key);
+      });
+    });
+    // A plaintext client, a bad handshake, a handshake timeout: the client's problem, and
+    // nobody else's. The socket must be destroyed here (see the class comment).
+    server.on("tlsClientError", (error: Error, socket: Socket) => {
+      logger.debug({ err: error, remoteAddress: socket.remoteAddress }, "tls client error");
+      socket.destroy();
+    });
+    this.server = server;
+  }
+
+  /** Cuts every client still in its TLS handshake; they have no commands to finish. */
+  cutHandshakes(): void {
+    for (const raw of this.#handshaking.values()) raw.destroy();
+    this.#handshaking.clear();
+  }
+}
