@@ -3,100 +3,19 @@
  * `npm run build` first; `npm test` does), real TCP on 127.0.0.1. Every wait is bounded and
  * every child is killed in `afterEach`, so a failing test cannot leave a server behind.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { afterEach, before, describe, test } from "node:test";
+import { CliProcess, CLI, type Exit, ROOT } from "./cli-process.js";
 import { TextClient } from "./support.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(ROOT, "dist", "src", "cli.js");
+const running = new Set<CliProcess>();
 
-type LogLine = Record<string, unknown> & { msg?: string };
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** A running `retopy` child with its output collected as it arrives. */
-class Cli {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly #exited: Promise<Exit>;
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
-    this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
-    // "close", not "exit": the output streams are complete by then.
-    this.#exited = once(this.child, "close").then(([code, signal]) => ({ code, signal }) as Exit);
-  }
-
-  /** pino's JSON lines from stdout (anything else on stdout fails the parse, on purpose). */
-  get logs(): LogLine[] {
-    return this.stdout
-      .split("\n")
-      .filter((line) => line.trim() !== "")
-      .map((line) => JSON.parse(line) as LogLine);
-  }
-
-  /** Resolves with the first log line whose msg is `msg`; rejects if the child exits or time runs out. */
-  async waitForLog(msg: string, timeoutMs = 10_000): Promise<LogLine> {
-    return this.#waitFor(() => this.logs.find((line) => line.msg === msg), `log '${msg}'`, timeoutMs);
-  }
-
-  async waitForStderr(text: string, timeoutMs = 5000): Promise<void> {
-    await this.#waitFor(() => this.stderr.includes(text) || undefined, `stderr '${text}'`, timeoutMs);
-  }
-
-  /** Starts the server and returns its port, read from the "listening" log line. */
-  async port(): Promise<number> {
-    const line = await this.waitForLog("listening");
-    assert.equal(typeof line.port, "number");
-    return line.port as number;
-  }
-
-  /** Resolves with the exit code and signal, or rejects after `timeoutMs`. */
-  async exit(timeoutMs = 10_000): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`still running after ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.#exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-  }
-
-  async #waitFor<T>(probe: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = probe();
-      if (found !== undefined) return found;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; stderr: ${this.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout: ${this.stdout}; stderr: ${this.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
-
-const running = new Set<Cli>();
-
-function cli(...args: string[]): Cli {
-  const child = new Cli(args);
+function cli(...args: string[]): CliProcess {
+  const child = new CliProcess(args);
   running.add(child);
   return child;
 }
