@@ -75,6 +75,9 @@ const STAR = 0x2a;
 const LF = 0x0a;
 const CR = 0x0d;
 const IAC = 0xff;
+/** How long, and for how many more bytes, a closing connection keeps reading to avoid a reset. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 8 * 1024 * 1024;
 
 /**
  * Glue between one socket and its statechart: bytes in become lines, the handshake and
@@ -332,6 +335,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   // ---- bytes in ----------------------------------------------------------------------------
 
   #onData(chunk: Buffer): void {
+    if (this.#closed) return; // input after the close: #lingeringClose drops it
     const items: ParsedItem[] = [];
     if (!this.#sawData) {
       this.#sawData = true;
@@ -392,7 +396,9 @@ export class Connection implements ConnectionInfo, RunnerHost {
         return buf;
       }
       // Refuse a handshake that outgrows its limit before it even ends.
-      if (buf.length > this.#limits.maxHeaderSize) this.#actor.send({ type: "HEADER", fields: {}, size: buf.length });
+      // The CR of a CRLF split across packets is not part of the line.
+      const size = buf[buf.length - 1] === CR ? buf.length - 1 : buf.length;
+      if (size > this.#limits.maxHeaderSize) this.#actor.send({ type: "HEADER", fields: {}, size });
       else this.#headerBytes = buf;
       return null;
     }
@@ -463,7 +469,28 @@ export class Connection implements ConnectionInfo, RunnerHost {
     }
     // A client over its output limit is not waited for: what it did not read is dropped.
     if (reason === "client_closed" || reason === "socket_error" || reason === "output_limit") this.#socket.destroy();
-    // Flush what is owed, then release the socket even if the peer never closes its side.
-    else this.#socket.end(() => this.#socket.destroy());
+    else this.#lingeringClose();
+  }
+
+  /**
+   * Ends the socket so the replies owed still arrive. Closing a socket that has unread input
+   * makes the kernel send a reset, and a reset discards what the client had received but not
+   * read yet: the error line saying why it was closed. So what the client still sends is read
+   * and dropped until it closes its side, within a bound of time and bytes; past either, the
+   * socket is released anyway.
+   */
+  #lingeringClose(): void {
+    const socket = this.#socket;
+    let dropped = 0;
+    const release = () => socket.destroy();
+    const timer = setTimeout(release, LINGER_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+    socket.on("data", (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > LINGER_BYTES) release();
+    });
+    socket.end();
+    socket.resume();
   }
 }
