@@ -15,6 +15,8 @@ const { RetopyServer } = await import("../dist/src/index.js");
 const { default: app } = await import("../examples/kv.ts");
 
 // The memory section holds 10,000 idle connections: the default maxConnections (10,000) would refuse the last.
-const server = new RetopyServer(app, { logger: false, maxConnections: 20_000 });
+// BENCH_KV_INSPECT=1 (the bench's retopy-inspect): live inspection on, its bridge on 127.0.0.1, no viewer.
+const inspect = process.env.BENCH_KV_INSPECT === "1" ? { port: 0 } : undefined;
+const server = new RetopyServer(app, { logger: false, maxConnections: 20_000, inspect });
 const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
 reportToBench(port);

@@ -16,7 +16,9 @@
 // error note in its rows instead of numbers, and the run goes on.
 //
 // Environment:
-//   BENCH_SERVERS=baseline,redis,retopy   which servers, in this order (default: all three)
+//   BENCH_SERVERS=baseline,redis,retopy   which servers, in this order (default: all three);
+//                                         retopy-inspect is retopy with `inspect` on (no viewer)
+//   BENCH_INSPECT=1                       adds retopy-inspect after retopy
 //   BENCH_ROUNDS=3                        rounds per cell (default 3; 1 with BENCH_QUICK)
 //   BENCH_SCALE=1                         multiplies every request count (default 1; 0.25 quick)
 //   BENCH_QUICK=1                         about a minute: 1 round at scale 0.25
@@ -37,7 +39,8 @@ import { fileURLToPath } from "node:url";
 const HOST = "127.0.0.1";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = fileURLToPath(new URL("./results.md", import.meta.url));
-const KNOWN_SERVERS = ["baseline", "redis", "retopy"];
+const KNOWN_SERVERS = ["baseline", "redis", "retopy", "retopy-inspect"];
+const DEFAULT_SERVERS = ["baseline", "redis", "retopy"];
 const TESTS = ["ping_inline", "ping_mbulk", "set", "get", "incr"];
 const BIG_VALUE = 100 * 1024;
 
@@ -66,10 +69,14 @@ const IDLE_CONNECTIONS = (process.env.BENCH_SECTIONS ?? "memory").split(",").som
   ? envNumber("BENCH_IDLE_CONNECTIONS", 10_000, { integer: true })
   : 0;
 const MAX_MINUTES = envNumber("BENCH_MAX_MINUTES", 20, { min: 1 });
-const SERVERS = (process.env.BENCH_SERVERS ?? KNOWN_SERVERS.join(","))
+const SERVERS = (process.env.BENCH_SERVERS ?? DEFAULT_SERVERS.join(","))
   .split(",")
   .map((s) => s.trim().toLowerCase())
   .filter(Boolean);
+if (process.env.BENCH_INSPECT === "1" && !SERVERS.includes("retopy-inspect")) {
+  const at = SERVERS.indexOf("retopy");
+  SERVERS.splice(at === -1 ? SERVERS.length : at + 1, 0, "retopy-inspect");
+}
 for (const name of SERVERS) {
   if (!KNOWN_SERVERS.includes(name)) fail(`unknown server '${name}' in BENCH_SERVERS (known: ${KNOWN_SERVERS.join(", ")})`, 2);
 }
@@ -251,8 +258,9 @@ async function startServer(name) {
       ]);
       return server;
     }
-    const script = name === "retopy" ? "kv-server.mjs" : "baseline-server.mjs";
-    if (name === "retopy" && !existsSync(new URL("../dist/src/index.js", import.meta.url))) {
+    const kv = name === "retopy" || name === "retopy-inspect";
+    const script = kv ? "kv-server.mjs" : "baseline-server.mjs";
+    if (kv && !existsSync(new URL("../dist/src/index.js", import.meta.url))) {
       throw new Error("dist/ is missing: run `npm run build` first");
     }
     const child = track(
@@ -260,6 +268,7 @@ async function startServer(name) {
         cwd: ROOT,
         execArgv: ["--expose-gc"],
         stdio: ["ignore", "ignore", "pipe", "ipc"],
+        env: { ...process.env, BENCH_KV_INSPECT: name === "retopy-inspect" ? "1" : "" },
       }),
     );
     Object.assign(server, { child, pid: child.pid, ipc: true, stderr: collectStderr(child) });

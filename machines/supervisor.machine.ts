@@ -11,9 +11,11 @@ export function handlerLogic(route: (event: HandlerEvent) => void): HandlerLogic
   return {
     getInitialSnapshot: () => ({ status: "active", output: undefined, error: undefined }),
     transition(snapshot, event) {
-      // Actors also receive XState's own `xstate.stop`, which is not in HandlerEvent.
-      if ((event as { type: string }).type !== "COMMANDS") return { status: "stopped", output: undefined, error: undefined };
-      route(event);
+      const type = (event as { type: string }).type;
+      if (type === "COMMANDS") route(event);
+      // Actors also receive XState's own `xstate.stop`, which is not in HandlerEvent. Any
+      // other stray event is ignored: it must never stop the actor every connection relies on.
+      else if (type === "xstate.stop") return { status: "stopped", output: undefined, error: undefined };
       return snapshot;
     },
     getPersistedSnapshot: (snapshot) => snapshot,

@@ -19,6 +19,7 @@ import { RetopyServer, type RetopyServerOptions } from "./server.js";
 
 const USAGE = `Usage:
   retopy serve <module> [options]   serve the Application exported by <module>
+  retopy machines [<machine>]       print a statechart, drawn from the machine itself
   retopy help                       show this help
   retopy --version                  print the version
 
@@ -34,8 +35,14 @@ Options:
   --handshake <mode>  auto, line or none (default auto, or the module's options)
   --tls-cert <file>   serve TLS with this PEM certificate (chain); needs --tls-key
   --tls-key <file>    the PEM private key of --tls-cert; needs --tls-cert
+  --inspect[=port]    watch the statecharts live in the Stately inspector: serves its page
+                      on 127.0.0.1 (port 0 or none: any free one) and prints the address
   -h, --help          show this help
   -v, --version       print the version
+
+Machines (retopy machines [<machine>] [--format <format>], to stdout):
+  <machine>           connection (default), supervisor or handler
+  --format <format>   mermaid (default), json, stately (Stately Studio source), dot or svg
 `;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -72,9 +79,9 @@ function readVersion(): string {
   }
 }
 
-function parsePort(value: string): number {
+function parsePort(value: string, flag = "--port"): number {
   const port = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(port >= 0 && port <= 65535)) throw new CliError(2, `--port must be an integer from 0 to 65535, not '${value}'`);
+  if (!(port >= 0 && port <= 65535)) throw new CliError(2, `${flag} must be an integer from 0 to 65535, not '${value}'`);
   return port;
 }
 
@@ -173,6 +180,7 @@ interface ServeFlags {
   handshake?: string | undefined;
   "tls-cert"?: string | undefined;
   "tls-key"?: string | undefined;
+  inspect?: string | undefined;
 }
 
 function readPemFile(flag: string, path: string): Buffer {
@@ -216,12 +224,18 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   const handshake = flags.handshake;
   if (handshake !== undefined) oneOf("--handshake", handshake, HANDSHAKES);
   const tls = tlsFromFlags(flags);
+  // `--inspect` alone arrives as "" (see parseCommandLine): any free port.
+  const inspectPort = flags.inspect === undefined ? undefined : flags.inspect === "" ? 0 : parsePort(flags.inspect, "--inspect");
 
   const { app, options } = await loadApplication(specifier);
   // The module's options, overridden by the flags that were actually given.
   const merged: RetopyServerOptions = { ...options };
   if (level !== undefined || merged.logger === undefined) merged.logger = { level: level ?? "info" };
   if (handshake !== undefined) merged.handshake = handshake as RetopyServerOptions["handshake"];
+  if (inspectPort !== undefined) {
+    const fromModule = typeof merged.inspect === "object" ? merged.inspect : {};
+    merged.inspect = { ...fromModule, port: inspectPort, host: "127.0.0.1" };
+  }
 
   let server: RetopyServer;
   try {
@@ -236,12 +250,15 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     throw new CliError(1, error instanceof Error ? error.message : `cannot listen on ${host}:${port}: ${String(error)}`);
   }
   stopOnSignals(server);
+  // stderr, not stdout: stdout carries only pino's lines (the log has the "inspector listening" line too).
+  if (server.inspectorUrl) process.stderr.write(`retopy: inspector at ${server.inspectorUrl} (open it in a browser)\n`);
 }
 
 function parseCommandLine(argv: string[]) {
   try {
     return parseArgs({
-      args: argv,
+      // `--inspect` takes an optional value, which parseArgs has no notion of.
+      args: argv.map((arg) => (arg === "--inspect" ? "--inspect=" : arg)),
       allowPositionals: true,
       options: {
         port: { type: "string" },
@@ -250,6 +267,7 @@ function parseCommandLine(argv: string[]) {
         handshake: { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
+        inspect: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -260,7 +278,33 @@ function parseCommandLine(argv: string[]) {
   }
 }
 
+/**
+ * `retopy machines [<machine>] [--format <format>]`: one statechart on stdout, built from
+ * the machine object itself. Loaded on demand, so `serve` never loads the renderers or the
+ * Graphviz WebAssembly behind `svg`.
+ */
+async function machines(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: "string", short: "f" }, help: { type: "boolean", short: "h" } } });
+  } catch (error) {
+    throw new CliError(2, error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { CHART_FORMATS, DEFAULT_FORMAT, DEFAULT_MACHINE, MACHINE_NAMES, renderMachine } = await import("./statecharts/index.js");
+  const [name = DEFAULT_MACHINE, ...extra] = parsed.positionals;
+  if (extra.length > 0) throw new CliError(2, `machines takes one machine, got ${parsed.positionals.length}`, true);
+  const machine = oneOf("the machine", name, MACHINE_NAMES) as (typeof MACHINE_NAMES)[number];
+  const format = oneOf("--format", parsed.values.format ?? DEFAULT_FORMAT, CHART_FORMATS) as (typeof CHART_FORMATS)[number];
+  process.stdout.write(await renderMachine(machine, format));
+}
+
 async function main(argv: string[]): Promise<void> {
+  // `machines` has flags of its own, so it reads its own arguments.
+  if (argv[0] === "machines") return machines(argv.slice(1));
   const { values, positionals } = parseCommandLine(argv);
   const [command, ...rest] = positionals;
   if (values.help || command === "help") {

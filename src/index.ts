@@ -36,6 +36,7 @@ export type { ReplyValue } from "./reply.js";
 export { PubSub } from "./pubsub.js";
 export { RetopyServer } from "./server.js";
 export type { CloseOptions, ListenOptions, RetopyServerOptions } from "./server.js";
+export type { InspectOptions } from "./inspect/options.js";
 export type { ServerStats } from "./stats.js";
 export type { LoggerOption, RetopyLoggerOptions } from "./logger.js";
 export { logRedaction } from "./logger.js";

@@ -6,6 +6,8 @@ import { connectionMachine, HANDLER_SYSTEM_ID, type HandshakeMode } from "../mac
 import { supervisorMachine } from "../machines/supervisor.machine.js";
 import { type Application, isApplication } from "./application.js";
 import { Connection, type ConnectionLimits, type ConnectionServices } from "./connection.js";
+import { LiveInspector } from "./inspect/live-inspector.js";
+import type { InspectOptions } from "./inspect/options.js";
 import { createHandlerActor } from "./handler-actor.js";
 import { Listener } from "./listener.js";
 import { RetopyError } from "./errors.js";
@@ -51,6 +53,12 @@ export interface RetopyServerOptions {
    * 0 = no limit): a client that never reads, or a subscriber that cannot keep up.
    */
   maxOutputBuffer?: number;
+  /**
+   * Live inspection in the Stately inspector (default off, and then nothing of it is loaded):
+   * `true` or `{ port, host, filter, commands, maxDeferredEvents }`. `listen()` starts its
+   * page and relay first (127.0.0.1, any free port by default); `inspectorUrl` is the page.
+   */
+  inspect?: boolean | InspectOptions;
 }
 
 export interface ListenOptions {
@@ -140,6 +148,8 @@ export class RetopyServer {
   #atCapacity = false;
   /** Looks for idle connections; one timer for the server rather than one per connection. */
   #idleSweep: NodeJS.Timeout | null = null;
+  /** The `inspect` option's inspector; null when it is off. */
+  readonly #inspection: LiveInspector | null;
 
   constructor(application: Application, options: RetopyServerOptions = {}) {
     if (!isApplication(application)) {
@@ -153,7 +163,13 @@ export class RetopyServer {
     }
     const limits = checkLimits(options);
     const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.#registry, this.logger) } });
-    this.supervisor = createActor(supervisor, { id: "supervisor", input: { startedAt: Date.now() } });
+    this.#inspection = LiveInspector.fromOption(options.inspect, this.logger);
+    this.supervisor = createActor(supervisor, {
+      id: "supervisor",
+      input: { startedAt: Date.now() },
+      // On the root actor, it sees every actor of the system: connections and the handler too.
+      ...(this.#inspection && { inspect: this.#inspection.observe }),
+    });
     this.supervisor.subscribe({ error: (error) => this.logger.error({ err: error }, "supervisor failed") });
     this.supervisor.start();
     const handler = this.supervisor.system.get(HANDLER_SYSTEM_ID) as ConnectionServices["handler"] | undefined;
@@ -192,6 +208,8 @@ export class RetopyServer {
     const options = typeof portOrOptions === "object" ? portOrOptions : { port: portOrOptions, host };
     if (this.#closing) return Promise.reject(new RetopyError("RETOPY_SERVER_STATE", "the server is closed"));
     if (this.#listener) return Promise.reject(new RetopyError("RETOPY_SERVER_STATE", "the server is already listening"));
+    // The inspector's page and relay first: its address is known when listen() resolves.
+    if (this.#inspection && !this.#inspection.started) return this.#inspection.start().then(() => this.listen(options));
     let listener: Listener;
     try {
       listener = new Listener(options.tls, (socket) => this.#accept(socket), this.logger, (handshaking) => {
@@ -237,6 +255,11 @@ export class RetopyServer {
   address(): AddressInfo | null {
     const address = this.#listener?.server.address();
     return address && typeof address === "object" ? address : null;
+  }
+
+  /** The page of the live inspector (`inspect` option) once `listen()` has resolved; null when off or closed. */
+  get inspectorUrl(): string | null {
+    return this.#inspection?.url ?? null;
   }
 
   /** Live connections by id. */
@@ -290,6 +313,7 @@ export class RetopyServer {
     clearTimeout(timer);
     await listenerClosed;
     this.#services.stats.flush();
+    await this.#inspection?.close();
     this.logger.info("server closed");
   }
 
