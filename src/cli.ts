@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
- * The `retopy` command: serves an Application module over TCP, or TLS with `--tls-cert`/`--tls-key`.
+ * The `retopy` command: serves an Application module over TCP (or TLS with
+ * `--tls-cert`/`--tls-key`, live inspection with `--inspect`), and prints the statecharts.
  *
  *   retopy serve examples/counter.ts --port 8000
+ *   retopy machines connection --format svg > connection.svg
  *
  * Exit codes: 0 clean stop, 1 runtime failure (module, options, listen, forced stop),
- * 2 usage error. Apart from `--help`/`--version`, stdout carries only pino's JSON lines,
- * so scripts and tests can read the bound port from the "listening" line.
+ * 2 usage error. Under `serve`, stdout carries only pino's JSON lines (messages for people,
+ * like the inspector's address, go to stderr), so scripts and tests can read the bound port
+ * from the "listening" line; `machines` prints its diagram to stdout.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
