@@ -2,16 +2,12 @@
  * The original README's session, typed through the real `telnet` program (Debian's
  * inetutils-telnet, installed by .ci/run) against the counter example.
  */
-import { spawn, spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 // The example imports "retopy" (the built package), so serve it with the built server too.
 import { RetopyServer } from "retopy";
 import { app } from "../examples/counter.js";
-
-const hasTelnet = spawnSync("sh", ["-c", "command -v telnet"]).status === 0;
-// In CI the tool must be there: a missing telnet is a failure, not a skip.
-const skip = !hasTelnet && !process.env.CI ? "telnet is not installed (apt-get install telnet)" : false;
+import { skipWithoutTelnet as skip, telnetSession } from "./telnet-support.js";
 
 let server: RetopyServer;
 let port: number;
@@ -23,27 +19,9 @@ before(async () => {
 
 after(() => server.close({ timeout: 2000 }));
 
-/** Types `lines` into telnet one by one, as a person would, and returns what telnet printed. */
-async function telnetSession(lines: string[]): Promise<string> {
-  const child = spawn("telnet", ["127.0.0.1", String(port)], { stdio: ["pipe", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => (output += chunk));
-  const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
-  const guard = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  await sleep(300); // let telnet connect before typing
-  for (const line of lines) {
-    child.stdin.write(`${line}\n`);
-    await sleep(50);
-  }
-  await exited; // the last line is `quit`, so the server closes and telnet exits
-  clearTimeout(guard);
-  return output;
-}
-
 test("the README's telnet session works exactly as shown", { skip }, async () => {
-  const output = await telnetSession([
+  // One line at a time, as a person would; the last is `quit`, so the server closes and telnet exits.
+  const lines = [
     "header line",
     "increment a",
     "increment a",
@@ -52,7 +30,8 @@ test("the README's telnet session works exactly as shown", { skip }, async () =>
     "rem a",
     "get a",
     "quit",
-  ]);
+  ];
+  const output = await telnetSession(port, lines.map((line) => `${line}\n`));
   const banner = "Escape character is '^]'.\n";
   assert.ok(output.includes(`Connected to 127.0.0.1.\n${banner}`), output);
   const replies = output.slice(output.indexOf(banner) + banner.length);

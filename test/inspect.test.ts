@@ -26,7 +26,7 @@ import {
   status,
 } from "../src/index.js";
 import { CliProcess, ROOT } from "./cli-process.js";
-import { resp } from "./robustness/wire.js";
+import { resp } from "./wire.js";
 import { eventually, TextClient } from "./support.js";
 
 const PASSWORD = "PASS-SECRET-97";

@@ -24,7 +24,7 @@ import {
 import { eventually } from "../support.js";
 import { type ConnectionSnapshot, modelStateOf, type ServerProfile } from "./connection-model.js";
 import { CloseReasonLog, LiveObserver } from "./live-observer.js";
-import { renderReply, respRequest, WireClient } from "./wire-client.js";
+import { RawClient, renderReply, resp } from "../wire.js";
 
 export const PASSWORDS = { alice: "alice-pw-1", bob: "bob-pw-2" } as const;
 export const MAX_HEADER_SIZE = 255;
@@ -124,12 +124,12 @@ export const START: Mark = { transitions: 0, batches: 0 };
 /** One client's walk along one model path. */
 export class Session {
   readonly live: LiveServer;
-  readonly client: WireClient;
+  readonly client: RawClient;
   readonly id: string;
   /** The protocol the model says the connection speaks before the step being driven. */
   protocol: WireProtocol = "text";
 
-  private constructor(live: LiveServer, client: WireClient, id: string) {
+  private constructor(live: LiveServer, client: RawClient, id: string) {
     this.live = live;
     this.client = client;
     this.id = id;
@@ -137,7 +137,7 @@ export class Session {
 
   /** Connects, and finds this client among the server's connections by its port. */
   static async open(live: LiveServer): Promise<Session> {
-    const client = await WireClient.connect(live.port);
+    const client = await RawClient.connect(live.port);
     const port = client.socket.localPort;
     let id: string | undefined;
     await eventually(
@@ -185,7 +185,7 @@ export class Session {
   /** Sends commands in one write, each as the current protocol frames it. */
   send(...commands: readonly (readonly string[])[]): void {
     this.client.write(
-      this.protocol === "text" ? commands.map((words) => `${words.join(" ")}\r\n`).join("") : Buffer.concat(commands.map(respRequest)),
+      this.protocol === "text" ? commands.map((words) => `${words.join(" ")}\r\n`).join("") : Buffer.concat(commands.map((words) => resp(...words))),
     );
   }
 
@@ -194,7 +194,7 @@ export class Session {
     const got =
       protocol === "text"
         ? await this.client.lines(expected.length, timeoutMs)
-        : (await this.client.replies(expected.length, protocol === "resp2" ? 2 : 3, timeoutMs)).map(renderReply);
+        : (await this.client.nextReplies(expected.length, protocol === "resp2" ? 2 : 3, timeoutMs)).map(renderReply);
     assert.deepEqual(got, expected);
   }
 
@@ -205,7 +205,7 @@ export class Session {
 
   /** HELLO's reply: a RESP3 map, or its RESP2 flattening, naming the protocol now spoken. */
   async expectHello(version: 2 | 3): Promise<void> {
-    const [reply] = await this.client.replies(1, version);
+    const [reply] = await this.client.nextReplies(1, version);
     assert.equal(reply?.t, version === 3 ? "map" : "array", `HELLO ${version} replied a ${reply?.t}`);
     const pairs =
       reply.t === "map" ? reply.v : reply.t === "array" ? reply.v.flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]!] as const] : [])) : [];

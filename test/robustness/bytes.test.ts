@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Application, CommandHandler, parameter, status } from "../../src/index.js";
 import { type Running, type TextClient, useTestBed } from "../support.js";
-import { type RawClient, RawClients, resp, sleep } from "./wire.js";
+import { type RawClient, RawClients, resp, sleep } from "../wire.js";
 
 const store = new Map<string, Buffer>();
 

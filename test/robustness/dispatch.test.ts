@@ -13,7 +13,7 @@ import { Application, CommandHandler, parameter, status } from "../../src/index.
 import { connectRedis } from "../redis-support.js";
 import type { RespValue } from "../resp-decoder.js";
 import { type Running, type TextClient, useTestBed } from "../support.js";
-import { RawClients, resp } from "./wire.js";
+import { RawClients, resp } from "../wire.js";
 
 /** Set by the hooks and the helper below if dispatch ever reaches them as commands. */
 const reached: string[] = [];

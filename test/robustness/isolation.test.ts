@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { Application, CommandHandler, parameter, status } from "../../src/index.js";
 import { type Running, TextClient, useTestBed } from "../support.js";
 import { ChildServers } from "./child-server.js";
-import { ProcessFaults, RawClients, resp, sleep } from "./wire.js";
+import { ProcessFaults, RawClients, resp, sleep } from "../wire.js";
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -15,7 +15,7 @@ import { type Logger, pino } from "pino";
 import type { AnyActorRef } from "xstate";
 import { Application, CommandHandler, parameter, status } from "../../src/index.js";
 import { eventually, type Running, useTestBed } from "../support.js";
-import { ProcessFaults, RawClients, resp, sleep } from "./wire.js";
+import { ProcessFaults, RawClients, resp, sleep } from "../wire.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

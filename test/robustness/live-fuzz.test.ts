@@ -17,7 +17,7 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { Application, CommandHandler, parameter, status } from "../../src/index.js";
 import { eventually, type Running, startServer, TextClient } from "../support.js";
-import { ProcessFaults, RawClient, resp } from "./wire.js";
+import { ProcessFaults, RawClient, resp } from "../wire.js";
 
 const store = new Map<string, string>();
 

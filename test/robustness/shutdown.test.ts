@@ -15,7 +15,7 @@ import { pino } from "pino";
 import { Application, CommandHandler, parameter, RetopyError, status } from "../../src/index.js";
 import { eventually, startServer, TextClient } from "../support.js";
 import { ChildServers } from "./child-server.js";
-import { RawClient, RawClients, resp, sleep } from "./wire.js";
+import { RawClient, RawClients, resp, sleep } from "../wire.js";
 
 /** Tags of the `work` commands that started, and of the `hang` commands whose signal aborted. */
 const started = new Set<string>();

@@ -5,14 +5,11 @@
  * connections are binary and keep every 0xFF byte.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { Application, CommandHandler, command, parameter, status, type Status } from "../../src/index.js";
 import { rawLength, useTestBed } from "../support.js";
-
-const hasTelnet = spawnSync("sh", ["-c", "command -v telnet"]).status === 0;
-const skip = !hasTelnet && !process.env.CI ? "telnet is not installed (apt-get install telnet)" : false;
+import { skipWithoutTelnet as skip, telnetSession } from "../telnet-support.js";
 
 class Tools extends CommandHandler {
   @command({ help: "Replies PONG." })
@@ -31,26 +28,12 @@ describe("telnet commands in the text protocol", () => {
 
   it("the telnet program's send ip / ayt / brk between commands leave the next command intact", { skip }, async () => {
     const port = await bed.serve(new Application([Tools]));
-    const child = spawn("telnet", ["127.0.0.1", String(port)], { stdio: ["pipe", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => (output += chunk));
-    const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
-    const guard = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await sleep(300);
-    const type = async (text: string) => {
-      child.stdin.write(text);
-      await sleep(80);
-    };
-    await type("ping\n");
+    const keystrokes = ["ping\n"];
     for (const what of ["ip", "ayt", "brk"]) {
-      await type("\x1d"); // telnet's escape character, then a command at its prompt
-      await type(`send ${what}\n`);
-      await type("ping\n");
+      keystrokes.push("\x1d", `send ${what}\n`, "ping\n"); // telnet's escape character, then a command at its prompt
     }
-    await type("quit\n");
-    await exited;
-    clearTimeout(guard);
+    keystrokes.push("quit\n");
+    const output = await telnetSession(port, keystrokes, { pauseMs: 80 });
     const replies = output.split("\n").filter((line) => /^[+-]/.test(line));
     assert.deepEqual(replies, ["+PONG", "+PONG", "+PONG", "+PONG", "+OK"], output);
   });

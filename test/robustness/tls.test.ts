@@ -19,7 +19,7 @@ import { Application, CommandError, CommandHandler, parameter, RetopyError, Reto
 import { connectRedis } from "../redis-support.js";
 import { eventually, TextClient } from "../support.js";
 import { ChildServers } from "./child-server.js";
-import { ProcessFaults, RawClients, resp, sleep } from "./wire.js";
+import { ProcessFaults, RawClients, resp, sleep } from "../wire.js";
 
 const run = promisify(execFile);
 

@@ -1,11 +1,11 @@
 /**
- * Byte-level helpers for the robustness suite: a raw TCP client on 127.0.0.1 that keeps
- * every byte it receives, a RESP request encoder, and a guard that records unhandled
- * rejections and uncaught exceptions while a test runs. Nothing here mocks a socket.
+ * Byte-level helpers shared by the suites: a raw TCP client on 127.0.0.1 that keeps every
+ * byte it receives, a RESP request encoder, and a guard that records unhandled rejections
+ * and uncaught exceptions while a test runs. Nothing here mocks a socket.
  */
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
-import { decodeReplies, RespDecodeError, type RespValue } from "../resp-decoder.js";
+import { decodeReplies, RespDecodeError, type RespValue } from "./resp-decoder.js";
 
 /** One RESP request: a multibulk array of bulk strings, exactly as redis-cli sends it. */
 export function resp(...args: (string | Buffer)[]): Buffer {
@@ -17,13 +17,39 @@ export function resp(...args: (string | Buffer)[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** A RESP value as one comparable string: `+PONG`, `-ERR ...`, bulk text as is, `:1`. */
+export function renderReply(value: RespValue): string {
+  switch (value.t) {
+    case "simple":
+      return `+${value.v}`;
+    case "error":
+      return `-${value.v}`;
+    case "bulk":
+      return value.v.toString("utf8");
+    case "int":
+      return `:${value.v}`;
+    case "null":
+      return "(nil)";
+    default:
+      return `(${value.t})`;
+  }
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** A client that writes raw bytes and keeps every byte it receives, for byte-exact assertions. */
+/**
+ * A client that writes raw bytes and keeps every byte it receives, for byte-exact assertions.
+ * Two ways to read: `received`/`text`/`replies` look at everything since the last `clear()`;
+ * `lines`/`nextReplies` consume one reply at a time, so an unexpected extra reply is never
+ * swallowed: it stays in `buffered` and fails the next read.
+ */
 export class RawClient {
   readonly socket: Socket;
   #chunks: Buffer[] = [];
   #length = 0;
+  /** How many bytes of `received` the consuming reads have taken. */
+  #consumed = 0;
+  #discarding = false;
   #closed = false;
   /** True when the server ended the connection (FIN), as opposed to us destroying it. */
   endedByServer = false;
@@ -33,8 +59,10 @@ export class RawClient {
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on("data", (chunk: Buffer) => {
-      this.#chunks.push(chunk);
-      this.#length += chunk.length;
+      if (!this.#discarding) {
+        this.#chunks.push(chunk);
+        this.#length += chunk.length;
+      }
       this.#wake();
     });
     socket.on("end", () => {
@@ -67,6 +95,11 @@ export class RawClient {
     return this.received.toString("latin1");
   }
 
+  /** Bytes received and not consumed yet by `lines`/`nextReplies`, one character per byte. */
+  get buffered(): string {
+    return this.#unconsumed.toString("latin1");
+  }
+
   get isClosed(): boolean {
     return this.#closed;
   }
@@ -79,6 +112,19 @@ export class RawClient {
   clear(): void {
     this.#chunks = [];
     this.#length = 0;
+    this.#consumed = 0;
+  }
+
+  /** Stops reading: the kernel buffers fill, then the server's own output piles up. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  /** Reads again, dropping whatever arrives (a flood the test does not need to look at). */
+  resumeDiscarding(): void {
+    this.#discarding = true;
+    this.clear();
+    this.socket.resume();
   }
 
   destroy(): void {
@@ -123,6 +169,61 @@ export class RawClient {
     return decoded.slice(0, count);
   }
 
+  /** Consumes the next `count` CRLF-terminated lines, decoded as UTF-8. */
+  async lines(count: number, timeoutMs = 3000): Promise<string[]> {
+    let taken: string[] = [];
+    await this.until(
+      () => {
+        const text = this.buffered;
+        const found: string[] = [];
+        let start = 0;
+        while (found.length < count) {
+          const end = text.indexOf("\r\n", start);
+          if (end === -1) return false;
+          found.push(text.slice(start, end));
+          start = end + 2;
+        }
+        taken = found;
+        this.#consumed += start;
+        return true;
+      },
+      `${count} line(s)`,
+      timeoutMs,
+    );
+    return taken.map((line) => Buffer.from(line, "latin1").toString("utf8"));
+  }
+
+  /** Consumes the next `count` RESP replies (and not a byte more), decoded strictly as RESP `version`. */
+  async nextReplies(count: number, version: 2 | 3, timeoutMs = 3000): Promise<RespValue[]> {
+    let taken: RespValue[] = [];
+    await this.until(
+      () => {
+        const pending = this.#unconsumed;
+        // The shortest prefix ending in CRLF that decodes to exactly `count` replies.
+        let end = pending.indexOf("\r\n");
+        while (end !== -1) {
+          const prefix = pending.subarray(0, end + 2);
+          try {
+            const decoded = decodeReplies(prefix, { version });
+            if (decoded.length === count) {
+              taken = decoded;
+              this.#consumed += end + 2;
+              return true;
+            }
+            if (decoded.length > count) throw new Error(`more replies than expected in ${JSON.stringify(prefix.toString("latin1"))}`);
+          } catch (error) {
+            if (!(error instanceof RespDecodeError && error.message.startsWith("incomplete"))) throw error;
+          }
+          end = pending.indexOf("\r\n", end + 2);
+        }
+        return false;
+      },
+      `${count} RESP${version} repl${count === 1 ? "y" : "ies"}`,
+      timeoutMs,
+    );
+    return taken;
+  }
+
   /** Resolves when the socket is closed (by either side); rejects after `timeoutMs`. */
   async closed(timeoutMs = 3000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -131,6 +232,10 @@ export class RawClient {
       if (left <= 0) throw new Error(`connection still open; received ${JSON.stringify(this.text.slice(0, 500))}`);
       await this.#wait(left);
     }
+  }
+
+  get #unconsumed(): Buffer {
+    return this.received.subarray(this.#consumed);
   }
 
   #wait(ms: number): Promise<void> {
