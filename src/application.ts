@@ -9,6 +9,7 @@ import {
 import { commandMetadataOf } from "./decorators.js";
 import { RetopyError } from "./errors.js";
 import { CommandHandler, type ConnectionInfo, type HandlerClass } from "./handler.js";
+import { inject, injectAll, type InjectCommand, InjectedConnection, type InjectOptions, type InjectResult } from "./inject.js";
 
 /** A handler class, optionally with the options its `initialize(options)` receives. */
 export type HandlerEntry =
@@ -176,6 +177,25 @@ export class Application {
     // path is one Map lookup without `toLowerCase`.
     if (definition && this.#spellings.size < 4096) this.#spellings.set(name, definition);
     return definition;
+  }
+
+  /**
+   * Runs one command on a fresh in-memory connection (the real connection statechart,
+   * runner and handlers; no socket) and resolves with its reply: `await app.inject("increment a")`
+   * or `app.inject(["set", "k", "5"], { user: "x" })`. See `InjectResult`.
+   */
+  inject(command: InjectCommand, options?: InjectOptions): Promise<InjectResult> {
+    return inject(this, command, options);
+  }
+
+  /** Runs several commands on one in-memory connection, in order (a login in one is seen by the next). */
+  injectAll(commands: readonly InjectCommand[], options?: InjectOptions): Promise<InjectResult[]> {
+    return injectAll(this, commands, options);
+  }
+
+  /** An in-memory connection to drive step by step: `conn.run(command)`, `conn.pushes`, `await conn.close()`. */
+  injectConnection(options?: InjectOptions): InjectedConnection {
+    return new InjectedConnection(this, options);
   }
 
   /** Every mounted command: the user's first, then the built-ins. */

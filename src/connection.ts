@@ -314,6 +314,11 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.#sendClose("idle_timeout");
   }
 
+  /** @internal True while commands are queued or running (`app.inject()` tells a reply-less command from a slow one). */
+  get _busy(): boolean {
+    return this.#runner?.busy ?? false;
+  }
+
   /** @internal The handler actor hands this connection its batches here. */
   _runBatch(items: readonly ParsedItem[]): void {
     this.#runner?.enqueue(items);

@@ -330,6 +330,15 @@ export class RetopyServer {
   }
 
   /**
+   * @internal Serves one already-connected stream, as `#accept` does for a TCP client (no
+   * capacity check): `app.inject()` hands it an in-memory socket (`src/inject.ts`).
+   */
+  _connect(socket: Socket): Connection {
+    if (this.#closing) throw new RetopyError("RETOPY_SERVER_STATE", "the server is closed");
+    return new Connection(socket, this.#services);
+  }
+
+  /**
    * Turns a client away without building a connection for it (no actor, no parser), as
    * Redis does at maxclients. The line reads the same in the text protocol and in RESP.
    */
