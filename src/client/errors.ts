@@ -1,0 +1,24 @@
+/**
+ * The client's two kinds of failure: a {@link ReplyError} is the server's answer (`-CODE msg`),
+ * a {@link ClientError} is the client's own (closed, timed out, aborted, a broken stream), so
+ * callers can tell "the command failed" from "the command may never have run".
+ */
+
+/** An error reply from the server (`-WRONGPASS invalid ...` has code `WRONGPASS`); shared with the reply reader. */
+export { ReplyError } from "../protocol/resp-reader.js";
+
+/** Why a call failed on the client's side. */
+export type ClientErrorCode = "CLOSED" | "TIMEOUT" | "ABORTED" | "PROTOCOL" | "CONNECT";
+
+/** A call (or the connection) failed without an error reply from the server. */
+export class ClientError extends Error {
+  override name = "ClientError";
+
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

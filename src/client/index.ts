@@ -1,0 +1,9 @@
+/**
+ * retopy's own client: `import { RetopyClient } from "retopy/client"`.
+ */
+export { RetopyClient, type RetopyClientOptions } from "./client.js";
+export { Pipeline, type CallOptions, type PipelineResult } from "./pipeline.js";
+export { ClientError, type ClientErrorCode, ReplyError } from "./errors.js";
+export type { Argument } from "./encode-request.js";
+export type { BufferReply, Reply } from "./reply.js";
+export { encodeRequest } from "./encode-request.js";
