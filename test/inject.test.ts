@@ -416,6 +416,25 @@ describe("RespReader", () => {
     }
   });
 
+  it("a large bulk in many reads is held, not re-read: only complete once its last byte is in", () => {
+    const body = Buffer.alloc(3 * 1024 * 1024, 0x62);
+    const wire = Buffer.concat([Buffer.from(`$${body.length}\r\n`), body, Buffer.from("\r\n:5\r\n")]);
+    const reader = new RespReader({ buffers: true });
+    const frames: RespFrame[] = [];
+    for (let at = 0; at < wire.length; at += 4096) {
+      reader.push(wire.subarray(at, at + 4096));
+      frames.push(...reader.drain());
+      if (at + 4096 < wire.length - 4) assert.equal(frames.length, 0, `a reply came out after ${at + 4096} bytes`);
+      // Everything received is either held (pending) or inside a reply taken out.
+      const taken = frames.reduce((n, f) => n + (Buffer.isBuffer(f.value) ? `$${body.length}\r\n`.length + body.length + 2 : ":5\r\n".length), 0);
+      assert.equal(reader.pending + taken, Math.min(wire.length, at + 4096));
+    }
+    assert.equal(frames.length, 2);
+    assert.ok(Buffer.isBuffer(frames[0]!.value) && frames[0]!.value.equals(body));
+    assert.equal(frames[1]!.value, 5);
+    assert.equal(reader.pending, 0);
+  });
+
   it("gives Buffers with buffers: true and rejects malformed input", () => {
     const reader = new RespReader({ buffers: true, statuses: false });
     reader.push(Buffer.from([0x24, 0x32, 0x0d, 0x0a, 0xff, 0x00, 0x0d, 0x0a, 0x2b, 0x4f, 0x4b, 0x0d, 0x0a]));

@@ -80,6 +80,16 @@ const CR = 0x0d;
 export class RespReader {
   #buffer: Buffer = Buffer.alloc(0);
   #pos = 0;
+  /**
+   * While a bulk body of known length is still arriving: the bytes (from #pos) needed before
+   * parsing again is worth it, and the chunks held meanwhile. Without this, a large reply
+   * arriving in many reads was copied and re-parsed on every read (32 MB in 64 KiB reads:
+   * 5.9 s).
+   */
+  #needed = 0;
+  #neededEnd = 0;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
   readonly #buffers: boolean;
   readonly #statuses: boolean;
   readonly #maxLine: number;
@@ -93,27 +103,39 @@ export class RespReader {
   /** Adds bytes as they arrived; replies may span chunks. */
   push(chunk: Buffer | Uint8Array | string): void {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    if (this.#needed > 0 && this.pending + bytes.length < this.#needed) {
+      this.#held.push(bytes);
+      this.#heldBytes += bytes.length;
+      return;
+    }
     const rest = this.#buffer.subarray(this.#pos);
-    this.#buffer = rest.length === 0 ? bytes : Buffer.concat([rest, bytes]);
+    this.#buffer = rest.length === 0 && this.#held.length === 0 ? bytes : Buffer.concat([rest, ...this.#held, bytes]);
     this.#pos = 0;
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#needed = 0;
   }
 
   /** Bytes received that are not yet part of a complete reply. */
   get pending(): number {
-    return this.#buffer.length - this.#pos;
+    return this.#buffer.length - this.#pos + this.#heldBytes;
   }
 
   /** The next complete reply, or undefined until more bytes arrive. */
   next(): RespFrame | undefined {
-    if (this.#pos >= this.#buffer.length) return undefined;
+    if (this.#needed > 0 || this.#pos >= this.#buffer.length) return undefined;
     const start = this.#pos;
+    this.#neededEnd = 0;
     try {
       const push = this.#buffer[this.#pos] === 0x3e; // '>'
       const value = this.#value();
       return { push, value };
     } catch (error) {
       this.#pos = start; // re-parsed whole once the rest has arrived
-      if (error === INCOMPLETE) return undefined;
+      if (error === INCOMPLETE) {
+        if (this.#neededEnd > 0) this.#needed = this.#neededEnd - start;
+        return undefined;
+      }
       throw error;
     }
   }
@@ -144,7 +166,10 @@ export class RespReader {
 
   #payload(length: number): Buffer {
     const buf = this.#buffer;
-    if (buf.length < this.#pos + length + 2) throw INCOMPLETE;
+    if (buf.length < this.#pos + length + 2) {
+      this.#neededEnd = this.#pos + length + 2;
+      throw INCOMPLETE;
+    }
     const bytes = buf.subarray(this.#pos, this.#pos + length);
     if (buf[this.#pos + length] !== CR || buf[this.#pos + length + 1] !== 0x0a) {
       throw new RespProtocolError("bulk payload not followed by CRLF");
