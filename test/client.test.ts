@@ -5,16 +5,13 @@
  * timed-out calls that must not shift later replies, closing, and TLS with an openssl certificate.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { Application, CommandError, CommandHandler, parameter, passwordAuthenticator, RetopyServer, status } from "../src/index.js";
 import { ClientError, type Reply, ReplyError, RetopyClient, type RetopyClientOptions } from "../src/client/index.js";
 import { eventually } from "./support.js";
+import { selfSignedCertificate } from "./tls-support.js";
 
 const counts = new Map<string, number>();
 
@@ -316,21 +313,13 @@ describe("RetopyClient", () => {
 });
 
 describe("RetopyClient over TLS", () => {
-  const dir = mkdtempSync(join(tmpdir(), "retopy-client-tls-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
   let cert: Buffer;
   let port = 0;
 
   before(async () => {
-    const certPath = join(dir, "cert.pem");
-    const keyPath = join(dir, "key.pem");
-    execFileSync(
-      "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-      { stdio: "ignore", timeout: 20_000 },
-    );
-    cert = readFileSync(certPath);
-    ({ port } = await serve({ port: 0, host: "127.0.0.1", tls: { key: readFileSync(keyPath), cert } }));
+    const made = selfSignedCertificate();
+    cert = made.cert;
+    ({ port } = await serve({ port: 0, host: "127.0.0.1", tls: { key: made.key, cert } }));
   });
 
   it("connects with the CA, logs in and pipelines; refuses an untrusted certificate", async () => {

@@ -5,11 +5,9 @@
  * speak TLS, and the CLI as a child process. Everything stays on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket, type TlsOptions } from "node:tls";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
@@ -19,24 +17,16 @@ import { Application, CommandError, CommandHandler, parameter, RetopyError, Reto
 import { connectRedis } from "../redis-support.js";
 import { eventually, TextClient } from "../support.js";
 import { ChildServers } from "./child-server.js";
+import { selfSignedCertificate } from "../tls-support.js";
 import { ProcessFaults, RawClients, resp, sleep } from "../wire.js";
 
 const run = promisify(execFile);
 
 // ---- the certificate --------------------------------------------------------------------
 
-const dir = mkdtempSync(join(tmpdir(), "retopy-tls-"));
-const certPath = join(dir, "cert.pem");
-const keyPath = join(dir, "key.pem");
-// Made once for the whole file (~0.1 s): self-signed, valid for 127.0.0.1 and localhost.
-execFileSync(
-  "openssl",
-  ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-  { stdio: "ignore", timeout: 20_000 },
-);
-const cert = readFileSync(certPath);
-const key = readFileSync(keyPath);
-after(() => rmSync(dir, { recursive: true, force: true }));
+// Made once for the whole file: self-signed, valid for 127.0.0.1 and localhost.
+const { cert, key, certPath, keyPath } = selfSignedCertificate();
+const dir = dirname(certPath);
 
 // ---- the application --------------------------------------------------------------------
 
