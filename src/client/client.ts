@@ -5,6 +5,7 @@
  * Pushes (RESP3 `>` frames, RESP2 `message` arrays while subscribed) never settle a call.
  */
 import { EventEmitter, once } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { type Argument, encodeRequest } from "./encode-request.js";
@@ -13,6 +14,8 @@ import { ClientError } from "./errors.js";
 import { type CallOptions, type CallSink, Pipeline } from "./pipeline.js";
 import { pushIterator } from "./pushes.js";
 import { type BufferReply, decodeStrings, type Reply } from "./reply.js";
+import { backoffDelay, DisconnectedQueue, type ReconnectOptions, type ReconnectPolicy, reconnectPolicy } from "./reconnect.js";
+import { type CommandFunctions, commandNamesOf, type CommandProxy, commandProxy } from "./commands.js";
 
 export interface RetopyClientOptions {
   host?: string;
@@ -30,6 +33,13 @@ export interface RetopyClientOptions {
   header?: Record<string, string>;
   /** Milliseconds for the socket, TLS handshake and HELLO together; default 10000. */
   connectTimeout?: number;
+  /**
+   * Reconnects after the connection drops (not after close()), with backoff, redoing the
+   * handshake and the subscriptions; `true` for the defaults. Absent: a closed client stays closed.
+   */
+  reconnect?: ReconnectOptions | boolean;
+  /** Reads COMMAND DOCS at connect (and after each reconnect) to fill `client.commands`. */
+  describe?: boolean;
 }
 
 /** Subscription commands are answered by confirmation pushes, not by a reply. */
@@ -51,61 +61,47 @@ interface Pending {
 export class RetopyClient extends EventEmitter implements CallSink {
   private readonly pending: Pending[] = [];
   private head = 0;
-  /** The shared reply reader; Buffers so that callBuffer gets bytes and call decodes once. */
-  private readonly reader = new RespReader({ buffers: true, statuses: false });
+  /** The reply reader of the current socket; Buffers so that callBuffer gets bytes and call decodes once. */
+  private reader = new RespReader({ buffers: true, statuses: false });
   private closedError: ClientError | null = null;
   private corked = false;
   /** Channels and patterns subscribed, as the last confirmation said. */
   private subscriptions = 0;
+  /** What to SUBSCRIBE again after a reconnect, by subscribe command; names kept as latin1 so bytes survive. */
+  private readonly subscribed = new Map<string, Set<string>>();
   #hello: Reply = null;
+  #commands: CommandProxy<CommandFunctions> | null = null;
+  /** Null until connect succeeded with `reconnect`: drops before that reject `connect`. */
+  private policy: ReconnectPolicy | null = null;
+  private queue: DisconnectedQueue | null = null;
+  /** Set while the connection is down and being re-made; aborted by close()/destroy(). */
+  private reconnecting: AbortController | null = null;
+  /** Set by close(), so the end it causes is not taken for a drop. */
+  private closing = false;
 
   private constructor(
-    private readonly socket: Socket,
+    private socket: Socket,
     readonly protocol: "resp3" | "resp2",
+    private readonly options: RetopyClientOptions,
   ) {
     super();
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("error", (error) => this.shutdown(new ClientError("CLOSED", `connection error: ${error.message}`, { cause: error })));
-    socket.on("close", () => this.shutdown(new ClientError("CLOSED", "connection closed")));
+    this.attach(socket);
   }
 
   /** Opens the connection and resolves once the handshake (HELLO, AUTH, SETNAME) is answered. */
   static async connect(options: RetopyClientOptions): Promise<RetopyClient> {
-    const { host = "127.0.0.1", port, protocol = "resp3", connectTimeout = 10_000 } = options;
-    const socket = options.tls
-      ? tlsConnect({ host, port, ...(options.tls === true ? {} : options.tls) })
-      : netConnect({ host, port });
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => socket.destroy(new ClientError("CONNECT", `connect to ${host}:${port} timed out after ${connectTimeout} ms`)), connectTimeout);
+    const started = Date.now();
+    const socket = await openSocket(options);
+    const client = new RetopyClient(socket, options.protocol ?? "resp3", options);
     try {
-      await once(socket, options.tls ? "secureConnect" : "connect");
-      const client = new RetopyClient(socket, protocol);
-      if (options.header) socket.write(headerLine(options.header, protocol));
-      const user = options.user ?? "default";
-      const calls: Array<{ args: Argument[]; buffers: boolean }> = [];
-      if (protocol === "resp3") {
-        const hello: Argument[] = ["HELLO", "3"];
-        if (options.password !== undefined) hello.push("AUTH", user, options.password);
-        if (options.name !== undefined) hello.push("SETNAME", options.name);
-        calls.push({ args: hello, buffers: false });
-      } else {
-        if (options.password !== undefined) calls.push({ args: ["AUTH", user, options.password], buffers: false });
-        if (options.name !== undefined) calls.push({ args: ["CLIENT", "SETNAME", options.name], buffers: false });
-      }
-      try {
-        const replies = await Promise.all(client.sendBatch(calls, {}));
-        if (protocol === "resp3") client.#hello = replies[0] as Reply;
-      } catch (error) {
-        client.destroy();
-        throw error;
-      }
-      return client;
+      await withTimeout(client.handshake(), options, started, () => socket.destroy());
     } catch (error) {
-      socket.destroy();
+      client.destroy();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
+    client.policy = reconnectPolicy(options.reconnect);
+    if (client.policy) client.queue = new DisconnectedQueue(client.policy.maxQueue);
+    return client;
   }
 
   /** The HELLO reply (a Map with server, version, proto, id, ...) for RESP3; null for RESP2. */
@@ -113,9 +109,28 @@ export class RetopyClient extends EventEmitter implements CallSink {
     return this.#hello;
   }
 
-  /** True until close(), destroy() or the server closes the connection. */
+  /** True until close(), destroy() or the server closes the connection (with `reconnect`: until it gives up). */
   get isOpen(): boolean {
     return this.closedError === null;
+  }
+
+  /** True while a `reconnect` client is re-making its connection. */
+  get isReconnecting(): boolean {
+    return this.reconnecting !== null && this.closedError === null;
+  }
+
+  /** The server's commands as functions, filled by describe() or the `describe` connect option. */
+  get commands(): CommandProxy<CommandFunctions> {
+    if (!this.#commands) throw new Error("client.commands is filled by `await client.describe()` or the `describe: true` connect option");
+    return this.#commands;
+  }
+
+  /** Reads the server's COMMAND DOCS and returns (and keeps as `commands`) one calling function per command. */
+  async describe<T = CommandFunctions>(): Promise<CommandProxy<T>> {
+    const names = commandNamesOf(await this.call("COMMAND", "DOCS"));
+    const proxy = commandProxy<T>(names, (command, ...args) => this.call(command, ...args));
+    this.#commands = proxy as CommandProxy<CommandFunctions>;
+    return proxy;
   }
 
   /** Sends one command; resolves its reply with bulk strings as UTF-8 strings, rejects on an error reply. */
@@ -143,9 +158,14 @@ export class RetopyClient extends EventEmitter implements CallSink {
     return pushIterator(this, signal);
   }
 
-  /** Sends QUIT, waits for its reply (so earlier calls are answered first), then ends the socket. */
+  /** Sends QUIT, waits for its reply (so earlier calls are answered first), then ends the socket; stops a reconnect. */
   async close(timeout = 2000): Promise<void> {
     if (this.closedError) return;
+    if (this.reconnecting) {
+      this.shutdown(new ClientError("CLOSED", "client closed"));
+      return;
+    }
+    this.closing = true;
     try {
       await this.callWith({ timeout }, "QUIT");
     } catch {
@@ -161,12 +181,22 @@ export class RetopyClient extends EventEmitter implements CallSink {
     this.socket.destroy();
   }
 
-  /** @internal Queues `calls` in order and writes them together. */
+  /** @internal Queues `calls` in order and writes them together (or holds them while reconnecting). */
   sendBatch(calls: ReadonlyArray<{ args: readonly Argument[]; buffers: boolean }>, options: CallOptions): Array<Promise<unknown>> {
     if (this.closedError) {
       const error = this.closedError;
       return calls.map(() => Promise.reject(error));
     }
+    if (this.reconnecting) {
+      if (this.policy?.whileDisconnected === "queue" && this.queue) return this.queue.add(calls, options);
+      const error = new ClientError("DISCONNECTED", "disconnected: reconnecting, call not sent");
+      return calls.map(() => Promise.reject(error));
+    }
+    return this.sendNow(calls, options);
+  }
+
+  /** Writes `calls` on the current socket, whatever the state (the handshake runs while reconnecting). */
+  private sendNow(calls: ReadonlyArray<{ args: readonly Argument[]; buffers: boolean }>, options: CallOptions): Array<Promise<unknown>> {
     if (options.signal?.aborted) {
       // Aborted before it was sent: never sent, so it never runs.
       const error = new ClientError("ABORTED", "call aborted before it was sent", { cause: options.signal.reason });
@@ -177,14 +207,116 @@ export class RetopyClient extends EventEmitter implements CallSink {
     if (!this.corked) {
       // Calls made in the same tick leave in one write.
       this.corked = true;
-      this.socket.cork();
+      const socket = this.socket;
+      socket.cork();
       process.nextTick(() => {
         this.corked = false;
-        this.socket.uncork();
+        socket.uncork();
       });
     }
     this.socket.write(bytes);
     return promises;
+  }
+
+  /** The header line, then HELLO (or AUTH / CLIENT SETNAME), then COMMAND DOCS if asked: at connect and after each reconnect. */
+  private async handshake(): Promise<void> {
+    const { options, protocol } = this;
+    if (options.header) this.socket.write(headerLine(options.header, protocol));
+    const user = options.user ?? "default";
+    const calls: Array<{ args: Argument[]; buffers: boolean }> = [];
+    if (protocol === "resp3") {
+      const hello: Argument[] = ["HELLO", "3"];
+      if (options.password !== undefined) hello.push("AUTH", user, options.password);
+      if (options.name !== undefined) hello.push("SETNAME", options.name);
+      calls.push({ args: hello, buffers: false });
+    } else {
+      if (options.password !== undefined) calls.push({ args: ["AUTH", user, options.password], buffers: false });
+      if (options.name !== undefined) calls.push({ args: ["CLIENT", "SETNAME", options.name], buffers: false });
+    }
+    if (options.describe) calls.push({ args: ["COMMAND", "DOCS"], buffers: false });
+    const replies = await Promise.all(this.sendNow(calls, {}));
+    if (protocol === "resp3") this.#hello = replies[0] as Reply;
+    if (options.describe) {
+      this.#commands = commandProxy(commandNamesOf(replies[replies.length - 1] as Reply), (command, ...args) => this.call(command, ...args));
+    }
+  }
+
+  /** SUBSCRIBE (PSUBSCRIBE, SSUBSCRIBE) again to what was subscribed before the drop. */
+  private async resubscribe(): Promise<void> {
+    const calls = [...this.subscribed]
+      .filter(([, names]) => names.size > 0)
+      .map(([kind, names]) => ({ args: [kind.toUpperCase(), ...[...names].map((name) => Buffer.from(name, "latin1"))], buffers: false }));
+    this.subscribed.clear();
+    if (calls.length > 0) await Promise.all(this.sendNow(calls, {}));
+  }
+
+  /** Listens on `socket`; its end is a drop only once, and only while it is the current socket. */
+  private attach(socket: Socket): void {
+    let gone = false;
+    const onGone = (error: ClientError) => {
+      if (gone) return;
+      gone = true;
+      if (socket === this.socket) this.onDrop(error);
+    };
+    socket.on("data", (chunk: Buffer) => {
+      if (socket === this.socket) this.onData(chunk);
+    });
+    socket.on("error", (error) => onGone(new ClientError("CLOSED", `connection error: ${error.message}`, { cause: error })));
+    socket.on("close", () => onGone(new ClientError("CLOSED", "connection closed")));
+  }
+
+  /** The socket ended: close for good, or (with `reconnect`) fail what was in flight and start re-making it. */
+  private onDrop(error: ClientError): void {
+    if (this.closedError) return;
+    if (!this.policy || this.closing) {
+      this.shutdown(error);
+      return;
+    }
+    this.failInFlight(new ClientError("CONNECTION_LOST", `connection lost with the call in flight (it may or may not have run): ${error.message}`, { cause: error }));
+    this.reader = new RespReader({ buffers: true, statuses: false });
+    this.subscriptions = 0;
+    // A drop during a reconnect's handshake fails that attempt, and the running loop tries again.
+    if (!this.reconnecting) void this.reconnectLoop(error);
+  }
+
+  /** Tries, with backoff, until connected and handshaken again, closed, or out of attempts. */
+  private async reconnectLoop(cause: Error): Promise<void> {
+    const policy = this.policy!;
+    const controller = new AbortController();
+    this.reconnecting = controller;
+    let lastError = cause;
+    for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
+      const delay = backoffDelay(policy, attempt);
+      this.emit("reconnecting", { attempt, delay, error: lastError });
+      try {
+        await sleep(delay, undefined, { signal: controller.signal });
+        const socket = await openSocket(this.options, controller.signal);
+        if (controller.signal.aborted) {
+          socket.destroy();
+          return;
+        }
+        this.socket = socket;
+        this.attach(socket);
+        await withTimeout(this.handshake().then(() => this.resubscribe()), this.options, Date.now(), () => socket.destroy());
+      } catch (error) {
+        if (controller.signal.aborted || this.closedError) return;
+        if (error instanceof ReplyError) {
+          // The server refused the handshake (a login no longer accepted): retrying will not help.
+          this.socket.destroy();
+          this.shutdown(new ClientError("CLOSED", `reconnected, but the handshake was refused: ${error.message}`, { cause: error }));
+          return;
+        }
+        lastError = error as Error;
+        this.socket.destroy();
+        continue;
+      }
+      this.reconnecting = null;
+      // Queued calls first, so a `reconnected` listener's calls come after them.
+      this.queue?.flush((calls, options) => this.sendBatch(calls, options));
+      this.emit("reconnected", { attempt });
+      return;
+    }
+    this.shutdown(new ClientError("CLOSED", `gave up reconnecting after ${policy.maxAttempts} attempts: ${lastError.message}`, { cause: lastError }));
   }
 
   private enqueue(args: readonly Argument[], buffers: boolean, { signal, timeout }: CallOptions): Promise<unknown> {
@@ -244,12 +376,25 @@ export class RetopyClient extends EventEmitter implements CallSink {
       // A confirmation of our own SUBSCRIBE/UNSUBSCRIBE: part of that call's answer.
       const count = typeof values[2] === "number" ? values[2] : 0;
       this.subscriptions = count;
+      this.trackSubscription(kind, values[1]);
       const sub = head.subscription;
       if (sub.remaining > 0) sub.remaining--;
       if (sub.remaining === 0 || (sub.remaining === -1 && count === 0)) this.settleNext(count);
       return;
     }
     this.emit("push", values.map(decodeStrings));
+  }
+
+  /** Keeps the set of channels (patterns, shard channels) to subscribe again after a reconnect. */
+  private trackSubscription(kind: string, name: BufferReply | undefined): void {
+    if (!Buffer.isBuffer(name) && typeof name !== "string") return;
+    const unsubscribe = kind.endsWith("unsubscribe");
+    const key = unsubscribe ? kind.replace("unsubscribe", "subscribe") : kind;
+    let names = this.subscribed.get(key);
+    if (!names) this.subscribed.set(key, (names = new Set()));
+    const text = Buffer.isBuffer(name) ? name.toString("latin1") : name;
+    if (unsubscribe) names.delete(text);
+    else names.add(text);
   }
 
   private peek(): Pending | undefined {
@@ -276,10 +421,8 @@ export class RetopyClient extends EventEmitter implements CallSink {
     else entry.resolve(entry.buffers ? value : decodeStrings(value));
   }
 
-  /** Rejects every pending call with `error`, once, and emits `close`. */
-  private shutdown(error: ClientError): void {
-    if (this.closedError) return;
-    this.closedError = error;
+  /** Rejects every call waiting for a reply with `error`. */
+  private failInFlight(error: ClientError): void {
     const waiting = this.pending.splice(this.head);
     this.head = 0;
     this.pending.length = 0;
@@ -289,7 +432,57 @@ export class RetopyClient extends EventEmitter implements CallSink {
       entry.cleanup?.();
       entry.reject(error);
     }
+  }
+
+  /** Rejects every pending and queued call with `error`, stops a reconnect, once, and emits `close`. */
+  private shutdown(error: ClientError): void {
+    if (this.closedError) return;
+    this.closedError = error;
+    if (this.reconnecting) {
+      this.reconnecting.abort();
+      this.reconnecting = null;
+      this.socket.destroy();
+    }
+    this.failInFlight(error);
+    this.queue?.rejectAll(error);
     this.emit("close", error);
+  }
+}
+
+/** A connected (and for TLS, handshaken) socket, within `connectTimeout`; `signal` cuts it short. */
+async function openSocket(options: RetopyClientOptions, signal?: AbortSignal): Promise<Socket> {
+  const { host = "127.0.0.1", port, connectTimeout = 10_000 } = options;
+  const socket = options.tls ? tlsConnect({ host, port, ...(options.tls === true ? {} : options.tls) }) : netConnect({ host, port });
+  socket.setNoDelay(true);
+  const timer = setTimeout(() => socket.destroy(new ClientError("CONNECT", `connect to ${host}:${port} timed out after ${connectTimeout} ms`)), connectTimeout);
+  const onAbort = () => socket.destroy(new ClientError("CLOSED", "client closed"));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await once(socket, options.tls ? "secureConnect" : "connect");
+    return socket;
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** `work` within what is left of `connectTimeout` since `started`; past it, `onTimeout` (destroying the socket) and a CONNECT error. */
+async function withTimeout<T>(work: Promise<T>, options: RetopyClientOptions, started: number, onTimeout: () => void): Promise<T> {
+  const ms = Math.max(1, (options.connectTimeout ?? 10_000) - (Date.now() - started));
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new ClientError("CONNECT", `handshake with ${options.host ?? "127.0.0.1"}:${options.port} timed out after ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -8,7 +8,16 @@
 export { ReplyError } from "../protocol/resp-reader.js";
 
 /** Why a call failed on the client's side. */
-export type ClientErrorCode = "CLOSED" | "TIMEOUT" | "ABORTED" | "PROTOCOL" | "CONNECT";
+export type ClientErrorCode =
+  | "CLOSED"
+  | "TIMEOUT"
+  | "ABORTED"
+  | "PROTOCOL"
+  | "CONNECT"
+  /** `reconnect` with `whileDisconnected: "reject"` (or a full queue): the call was not sent. */
+  | "DISCONNECTED"
+  /** The connection dropped with the call in flight: it may or may not have run, and is not resent. */
+  | "CONNECTION_LOST";
 
 /** A call (or the connection) failed without an error reply from the server. */
 export class ClientError extends Error {
