@@ -5,6 +5,7 @@
  *
  *   retopy serve examples/counter.ts --port 8000
  *   retopy machines connection --format svg > connection.svg
+ *   retopy connect 8000 increment a     (src/shell: one command, stdin's lines, or a shell)
  *
  * Exit codes: 0 clean stop, 1 runtime failure (module, options, listen, forced stop),
  * 2 usage error. Under `serve`, stdout carries only pino's JSON lines (messages for people,
@@ -23,6 +24,7 @@ import { RetopyServer, type RetopyServerOptions } from "./server.js";
 const USAGE = `Usage:
   retopy serve <module> [options]   serve the Application exported by <module>
   retopy machines [<machine>]       print a statechart, drawn from the machine itself
+  retopy connect [host:]port [cmd]  a redis-cli-style shell (or one command) for any retopy server
   retopy help                       show this help
   retopy --version                  print the version
 
@@ -42,6 +44,15 @@ Options:
                       on 127.0.0.1 (port 0 or none: any free one) and prints the address
   -h, --help          show this help
   -v, --version       print the version
+
+Connect (retopy connect [host:]port [options] [command [args...]]):
+  without a command: an interactive shell on a terminal, else one command per stdin line
+  --tls               connect with TLS (--cacert <file>: trust this PEM CA; implies --tls)
+  --user <u>          log in as <u> (needs a password)
+  --password <p>      log in with <p> (or set RETOPY_PASSWORD, which stays out of ps)
+  --resp2             speak RESP2 instead of RESP3
+  exit code 1 on an error reply or when it cannot connect; history in ~/.retopy_history
+  (RETOPY_HISTORY=<file>, empty for none)
 
 Machines (retopy machines [<machine>] [--format <format>], to stdout):
   <machine>           connection (default), supervisor or handler
@@ -305,9 +316,27 @@ async function machines(argv: string[]): Promise<void> {
   process.stdout.write(await renderMachine(machine, format));
 }
 
+/** `retopy connect ...`: the shell in src/shell, loaded on demand; exits with its code. */
+async function connect(argv: string[]): Promise<void> {
+  if (argv[0] === "-h" || argv[0] === "--help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { ConnectUsageError, runConnect } = await import("./shell/connect.js");
+  let code: number;
+  try {
+    code = await runConnect(argv);
+  } catch (error) {
+    if (error instanceof ConnectUsageError) throw new CliError(2, error.message);
+    throw error;
+  }
+  process.exitCode = code;
+}
+
 async function main(argv: string[]): Promise<void> {
-  // `machines` has flags of its own, so it reads its own arguments.
+  // `machines` and `connect` have flags of their own, so they read their own arguments.
   if (argv[0] === "machines") return machines(argv.slice(1));
+  if (argv[0] === "connect") return connect(argv.slice(1));
   const { values, positionals } = parseCommandLine(argv);
   const [command, ...rest] = positionals;
   if (values.help || command === "help") {
