@@ -7,7 +7,9 @@
  *   telnet 127.0.0.1 8001                  # nick ada / join lobby / say lobby hi all / who lobby / leave lobby
  *
  * `join`, `say` and `leave` answer with the room's own message (your join, your words, your
- * leaving), so everyone in a room, you included, sees the same lines in the same order.
+ * leaving), so everyone in a room, you included, sees the same lines in the same order. A
+ * Redis-protocol client (retopy's own client, ioredis) gets `+OK` as well: there, a push is
+ * never the reply to a call.
  */
 import { pathToFileURL } from "node:url";
 import { Application, CommandError, CommandHandler, command, parameter, RetopyServer, status, type Status } from "retopy";
@@ -18,6 +20,13 @@ class Chat extends CommandHandler {
   /** The nickname is the connection's name (CLIENT SETNAME sets it too). */
   get me(): string {
     return this.connection.clientName ?? `guest${this.connection.clientId}`;
+  }
+
+  /** In the text protocol the room's message is the answer; over RESP, `+OK` follows it. */
+  answered(): Status | undefined {
+    if (this.connection.protocol !== "text") return status("OK");
+    this.skipReply();
+    return undefined;
   }
 
   /** True if this connection is in `room`. */
@@ -36,32 +45,32 @@ class Chat extends CommandHandler {
 
   @parameter({ name: "room", help: "the room to enter" })
   @command({ help: "Enters a room and tells everyone in it, you included." })
-  join(): void {
+  join(): Status | undefined {
     const room = this.getArgument("room");
     if (this.inRoom(room)) throw new CommandError(`you are already in ${room}`);
     this.server.pubsub.subscribe(this.connection, room);
     this.server.pubsub.publish(room, `${this.me} joined`);
-    this.skipReply();
+    return this.answered();
   }
 
   @parameter({ name: "room", help: "a room you are in" })
   @parameter({ name: "text", help: "what to say", variadic: true })
   @command({ help: "Says something to everyone in a room." })
-  say(): void {
+  say(): Status | undefined {
     const room = this.getArgument("room");
     if (!this.inRoom(room)) throw new CommandError(`join ${room} first`);
     this.server.pubsub.publish(room, `${this.me}: ${this.getArguments("text").join(" ")}`);
-    this.skipReply();
+    return this.answered();
   }
 
   @parameter({ name: "room", help: "a room you are in" })
   @command({ help: "Leaves a room, telling everyone in it, you included." })
-  leave(): void {
+  leave(): Status | undefined {
     const room = this.getArgument("room");
     if (!this.inRoom(room)) throw new CommandError(`you are not in ${room}`);
     this.server.pubsub.publish(room, `${this.me} left`);
     this.server.pubsub.unsubscribe(this.connection, room);
-    this.skipReply();
+    return this.answered();
   }
 
   @parameter({ name: "room", help: "any room" })
