@@ -105,13 +105,7 @@ export class DisconnectedQueue {
 
   /** Sends every queued batch through `send`, in order, with what is left of its timeout. */
   flush(send: Send): void {
-    const batches = this.batches;
-    this.batches = [];
-    this.count = 0;
-    for (const batch of batches) {
-      if (batch.dropped) continue;
-      batch.dropped = true;
-      batch.cleanup();
+    for (const batch of this.#takeAll()) {
       const timeout = batch.deadline === undefined ? undefined : Math.max(1, batch.deadline - Date.now());
       const sent = send(batch.calls, { signal: batch.options.signal, timeout });
       sent.forEach((promise, i) => promise.then(batch.settle[i]!.resolve, batch.settle[i]!.reject));
@@ -120,14 +114,18 @@ export class DisconnectedQueue {
 
   /** Rejects everything queued with `error` (the client closed). */
   rejectAll(error: Error): void {
-    const batches = this.batches;
+    for (const batch of this.#takeAll()) for (const { reject } of batch.settle) reject(error);
+  }
+
+  /** Empties the queue: the batches not dropped yet, each released from its timer and signal. */
+  #takeAll(): typeof this.batches {
+    const live = this.batches.filter((batch) => !batch.dropped);
     this.batches = [];
     this.count = 0;
-    for (const batch of batches) {
-      if (batch.dropped) continue;
+    for (const batch of live) {
       batch.dropped = true;
       batch.cleanup();
-      for (const { reject } of batch.settle) reject(error);
     }
+    return live;
   }
 }
