@@ -118,7 +118,7 @@ export class DisconnectedQueue {
   }
 
   /** Empties the queue: the batches not dropped yet, each released from its timer and signal. */
-  #takeAll(): typeof this.batches {
+  #takeAll(): QueuedBatch[] {
     const live = this.batches.filter((batch) => !batch.dropped);
     this.batches = [];
     this.count = 0;
