@@ -134,3 +134,38 @@ describe("client text is never echoed unbounded", () => {
     assert.ok(reply!.length < 300, `echoed ${reply!.length} characters`);
   });
 });
+
+describe("a careless handler's stray faults", () => {
+  it("a rejection nobody awaits is logged with its connection and command; the server goes on", async () => {
+    const server = children.start("test/robustness/fixtures/careless-app.ts");
+    const port = await server.port();
+    const client = await clients.open(port);
+    client.write("stray\r\n");
+    assert.deepEqual(await client.lines(1), ["+OK"]);
+    const line = await server.waitFor(
+      () => server.logs.find((entry) => (entry.level as number) >= 50 && JSON.stringify(entry).includes("stray rejection")),
+      "the unhandled rejection's log line",
+    );
+    assert.equal(line.command, "stray", JSON.stringify(line));
+    assert.equal(typeof line.connection, "string", JSON.stringify(line));
+    client.write("ping\r\n");
+    assert.deepEqual(await client.lines(1), ["+PONG"]);
+    assert.ok(server.running);
+  });
+
+  it("a timer that throws is logged, in-flight replies are delivered, then the process exits non-zero", async () => {
+    const server = children.start("test/robustness/fixtures/careless-app.ts");
+    const port = await server.port();
+    const waiting = await clients.open(port);
+    waiting.write("slow 600\r\n");
+    await server.waitForStderr("slow started");
+    const careless = await clients.open(port);
+    careless.write("bomb\r\n");
+    assert.deepEqual(await waiting.lines(1, 5000), ["slow done"]);
+    const exit = await server.exit(10_000);
+    assert.notEqual(exit.code, 0);
+    const line = server.logs.find((entry) => (entry.level as number) >= 50 && JSON.stringify(entry).includes("timer bomb"));
+    assert.ok(line, server.stdout);
+    assert.equal(line.command, "bomb", JSON.stringify(line));
+  });
+});
