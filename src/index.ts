@@ -34,6 +34,8 @@ export type { RetopyErrorCode } from "./errors.js";
 export { Status, status, Verbatim, verbatim } from "./reply.js";
 export type { ReplyValue } from "./reply.js";
 export { PubSub } from "./pubsub.js";
+export { GlobPattern, globMatch } from "./glob.js";
+export type { GlobOptions } from "./glob.js";
 export { InjectedConnection } from "./inject.js";
 export type { InjectCommand, InjectOptions, InjectResult } from "./inject.js";
 export { ReplyError, RespProtocolError, RespReader } from "./protocol/resp-reader.js";

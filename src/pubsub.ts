@@ -11,6 +11,7 @@
  * closes (its `signal` aborts), and the server drops them again when it releases the socket.
  * Channels and subscribers are kept in insertion order, so listings are deterministic.
  */
+import { GlobPattern } from "./glob.js";
 import type { ConnectionInfo } from "./handler.js";
 import type { ReplyValue } from "./reply.js";
 
@@ -93,13 +94,13 @@ export class PubSub {
 
   /**
    * Channels with at least one subscriber, in the order they were first subscribed;
-   * with `pattern`, only those matching it (Redis glob: `*`, `?`, `[abc]`, `[^a-z]`, `\x`).
+   * with `pattern`, only those matching it (Redis glob, `src/glob.ts`).
    */
   channels(pattern?: string): string[] {
     const names = [...this.#channels.keys()];
     if (pattern === undefined) return names;
-    const re = globToRegExp(pattern);
-    return names.filter((name) => re.test(name));
+    const glob = new GlobPattern(pattern);
+    return names.filter((name) => glob.matches(name));
   }
 
   /** The connections subscribed to `channel`, in subscription order. */
@@ -132,41 +133,5 @@ export class PubSub {
   #forget(connection: ConnectionInfo, subscription: Subscription): void {
     this.#connections.delete(connection);
     connection.signal.removeEventListener("abort", subscription.onClose);
-  }
-}
-
-/** Redis's glob patterns, case-sensitive as channel names are. */
-function globToRegExp(pattern: string): RegExp {
-  const escape = (c: string) => c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-  let source = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "*") source += "[\\s\\S]*";
-    else if (c === "?") source += "[\\s\\S]";
-    else if (c === "\\" && i + 1 < pattern.length) source += escape(pattern[++i]!);
-    else if (c === "[") {
-      const end = pattern.indexOf("]", i + 2);
-      if (end === -1) {
-        source += "\\[";
-        continue;
-      }
-      let body = pattern.slice(i + 1, end);
-      const negate = body.startsWith("^");
-      if (negate) body = body.slice(1);
-      let set = "";
-      for (let j = 0; j < body.length; j++) {
-        const d = body[j]!;
-        if (d === "\\" && j + 1 < body.length) set += escape(body[++j]!);
-        else if (d === "-" && j > 0 && j + 1 < body.length) set += "-";
-        else set += escape(d);
-      }
-      source += negate ? `[^${set}]` : `[${set}]`;
-      i = end;
-    } else source += escape(c);
-  }
-  try {
-    return new RegExp(`^${source}$`);
-  } catch {
-    return /(?!)/; // a malformed class (a reversed range) matches nothing
   }
 }

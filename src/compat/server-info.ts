@@ -3,38 +3,13 @@
  * Redis's INFO text filled with the server's counters.
  */
 import { arch, release, type } from "node:os";
+import { GlobPattern } from "../glob.js";
 import type { ReplyValue } from "../reply.js";
 import type { ServerStats } from "../stats.js";
 import { retopyVersion } from "../version.js";
 
 /** What `INFO` reports as `redis_version`: the Redis release whose commands these mimic. */
 const REDIS_VERSION = "7.0.0";
-
-/** Redis's glob patterns (`*`, `?`, `[...]`), as CONFIG GET matches them. */
-function globToRegExp(pattern: string): RegExp {
-  let source = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "*") source += ".*";
-    else if (c === "?") source += ".";
-    else if (c === "[") {
-      const end = pattern.indexOf("]", i + 1);
-      if (end === -1) source += "\\[";
-      else {
-        // `[^...]` negates in both languages; a backslash stays a literal character.
-        source += `[${pattern.slice(i + 1, end).replace(/\\/g, "\\\\")}]`;
-        i = end;
-      }
-    } else if (c === "\\" && i + 1 < pattern.length) {
-      source += pattern[++i]!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    } else source += c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  }
-  try {
-    return new RegExp(`^${source}$`, "i");
-  } catch {
-    return /(?!)/; // a malformed class matches nothing
-  }
-}
 
 /** The settings CONFIG GET knows: what redis-benchmark and admin tools ask for. */
 const CONFIG_VALUES: ReadonlyMap<string, string> = new Map([
@@ -52,8 +27,8 @@ export function configGet(patterns: readonly string[]): Map<string, ReplyValue> 
       reply.set(pattern.toLowerCase(), known);
       continue;
     }
-    const re = globToRegExp(pattern);
-    for (const [key, value] of CONFIG_VALUES) if (re.test(key)) reply.set(key, value);
+    const glob = new GlobPattern(pattern, { nocase: true });
+    for (const [key, value] of CONFIG_VALUES) if (glob.matches(key)) reply.set(key, value);
   }
   return reply;
 }
