@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
-import { Application, CommandHandler, parameter, quoteArgs } from "../src/index.js";
+import { Application, CommandHandler, parameter, quoteArgs, splitArgs } from "../src/index.js";
 import { type Running, startServer, TextClient } from "./support.js";
 
 class Echo extends CommandHandler {
@@ -49,7 +49,8 @@ test("any chunking of a pipelined stream yields the same commands and replies, i
           }
           const replies = await client.readLines(commands.length, 5000);
           assert.deepEqual(
-            replies.map((line) => JSON.parse(line) as string[]),
+            // A reply with a control character (DEL, C1, U+2028) comes quoted, as redis-cli shows it.
+            replies.map((line) => JSON.parse(line.startsWith('"') ? splitArgs(Buffer.from(line))![0]! : line) as string[]),
             commands,
           );
         } finally {

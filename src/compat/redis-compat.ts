@@ -19,7 +19,7 @@ import { performLogin } from "../auth.js";
 import { command, parameter } from "../decorators.js";
 import { CommandError } from "../errors.js";
 import { CommandHandler } from "../handler.js";
-import { type ReplyValue, type Status, status } from "../reply.js";
+import { type ReplyValue, type Status, status, type Verbatim, verbatim } from "../reply.js";
 import { retopyVersion } from "../version.js";
 import { checkClientName, clientLine, libraryInfo, PRINTABLE, protoNumber } from "./client-info.js";
 import { commandInfoReply, docEntryOf, docsReply } from "./command-table.js";
@@ -243,10 +243,11 @@ export class RedisCompat extends CommandHandler {
 
   @parameter({ name: "section", help: "server, clients, memory, persistence, stats, replication, keyspace, commandstats, all", variadic: true, default: [] })
   @command({ autoHandshake: false, help: "Server facts and counters in Redis's INFO format: INFO [section ...]." })
-  info(): string {
+  info(): string | Verbatim {
     const text = infoText(this.server.stats(), this.getArguments("section"));
-    // A telnet user gets the lines without the trailing blank one.
-    return this.connection.protocol === "text" ? text.replace(/\r\n$/, "") : text;
+    // A telnet user gets the lines (text mode keeps a Verbatim's line breaks, and only its),
+    // without the trailing blank one.
+    return this.connection.protocol === "text" ? verbatim(text.replace(/\r\n$/, "")) : text;
   }
 }
 

@@ -22,9 +22,17 @@ const NAMED: Readonly<Record<number, string>> = {
  * so the line stays 7-bit clean and survives any transport.
  */
 export function quoteArg(arg: string): string {
-  if (BARE.test(arg)) return arg;
+  return BARE.test(arg) ? arg : quoteBytes(Buffer.from(arg, "utf8"));
+}
+
+/**
+ * `bytes` double-quoted as redis-cli shows a value: printable ASCII as is, `\\`, `\"`, `\n`,
+ * `\r`, `\t`, and `\xHH` for every other byte. One line, 7-bit clean, and {@link splitArgs}
+ * reads it back to the same bytes.
+ */
+export function quoteBytes(bytes: Uint8Array): string {
   let out = '"';
-  for (const byte of Buffer.from(arg, "utf8")) {
+  for (const byte of bytes) {
     const named = NAMED[byte];
     if (named !== undefined) out += named;
     else if (byte >= 0x20 && byte <= 0x7e) out += String.fromCharCode(byte);

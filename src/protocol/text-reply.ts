@@ -1,4 +1,6 @@
+import { isUtf8 } from "node:buffer";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim } from "../reply.js";
+import { quoteBytes } from "./quote-args.js";
 import type { ReplyOutput } from "./reply-output.js";
 
 /**
@@ -8,19 +10,44 @@ import type { ReplyOutput } from "./reply-output.js";
  *
  * Lists put one item per line and maps one `key: value` per line, so built-ins such as
  * `commands` and `stats` read naturally in a terminal.
+ *
+ * A value never spans lines: whatever a client stored comes back as exactly the lines its
+ * shape says, so `set k "v\r\n+OK"` cannot forge a second reply. A string with a control
+ * character (CR, LF, ESC, ... and Unicode's C1 controls and line separators), or one that
+ * starts with `"`, is shown as redis-cli shows it: double-quoted, with `\n`, `\r`, `\t`,
+ * `\"`, `\\` and `\xHH` escapes of its UTF-8 bytes (`splitArgs` reads it back). Only a
+ * {@link Verbatim} text keeps its line breaks, one line each: text a handler meant for people.
  */
 const CRLF = "\r\n";
 
-/** Keeps every reply on CRLF-terminated lines even if a handler wrote a bare `\n`. */
-function normalizeLines(text: string): string {
-  return text.includes("\n") || text.includes("\r") ? text.replace(/\r?\n|\r/g, CRLF) : text;
+/** What a terminal could take as a line break or a control sequence. */
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+const QUOTE = 0x22;
+
+/** A string as one safe line: itself when that is unambiguous, else quoted. */
+function lineText(text: string): string {
+  return text.charCodeAt(0) === QUOTE || UNSAFE.test(text) ? quoteBytes(Buffer.from(text, "utf8")) : text;
+}
+
+/** Bytes as one safe line: as text when they are UTF-8 (nothing is lost), else quoted byte by byte. */
+function bytesText(bytes: Uint8Array): string {
+  return isUtf8(bytes) ? lineText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")) : quoteBytes(bytes);
+}
+
+/**
+ * An error message on the one line of `-CODE message`: line breaks read as spaces (a long
+ * message wrapped in the source), other control characters as `\xHH`.
+ */
+function errorText(message: string): string {
+  const folded = message.replace(/\r\n|[\r\n\u2028\u2029]/g, " ");
+  return UNSAFE.test(folded) ? folded.replace(new RegExp(UNSAFE.source, "g"), (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`) : folded;
 }
 
 function scalarText(value: ReplyValue): string {
   if (value === null || value === undefined) return "(nil)";
   switch (typeof value) {
     case "string":
-      return normalizeLines(value);
+      return lineText(value);
     case "number":
     case "bigint":
       return String(value);
@@ -29,11 +56,11 @@ function scalarText(value: ReplyValue): string {
     default:
       break;
   }
-  if (value instanceof Uint8Array) return normalizeLines(Buffer.from(value).toString("utf8"));
-  if (value instanceof Error) return `-ERR ${normalizeLines(value.message)}`;
+  if (value instanceof Uint8Array) return bytesText(value);
+  if (value instanceof Error) return `-ERR ${errorText(String(value.message))}`;
   if (value instanceof Status) return `+${value.text}`;
-  if (value instanceof Verbatim) return normalizeLines(value.text);
-  return normalizeLines(String(value));
+  if (value instanceof Verbatim) return lineText(value.text);
+  return lineText(String(value));
 }
 
 function appendValue(lines: string[], value: ReplyValue): void {
@@ -49,13 +76,17 @@ function appendValue(lines: string[], value: ReplyValue): void {
   }
   if (value instanceof Map) {
     if (value.size === 0) lines.push("(empty)");
-    for (const [key, item] of value) lines.push(`${String(key)}: ${inlineText(item)}`);
+    for (const [key, item] of value) lines.push(`${lineText(String(key))}: ${inlineText(item)}`);
     return;
   }
   if (isPlainObject(value)) {
     const entries = Object.entries(value);
     if (entries.length === 0) lines.push("(empty)");
-    for (const [key, item] of entries) lines.push(`${key}: ${inlineText(item)}`);
+    for (const [key, item] of entries) lines.push(`${lineText(key)}: ${inlineText(item)}`);
+    return;
+  }
+  if (value instanceof Verbatim) {
+    for (const line of value.text.split(/\r\n|\n|\r/)) lines.push(lineText(line));
     return;
   }
   lines.push(scalarText(value));
@@ -69,7 +100,7 @@ function inlineText(value: ReplyValue): string {
     appendValue(lines, value);
     return lines.join(", ");
   }
-  return scalarText(value).replace(/\r\n/g, " ");
+  return scalarText(value); // one line already (a Verbatim's text too, quoted)
 }
 
 function isPlainObject(value: ReplyValue): value is { readonly [key: string]: ReplyValue } {
@@ -81,7 +112,7 @@ function isPlainObject(value: ReplyValue): value is { readonly [key: string]: Re
 export const textReplyEncoder: ReplyEncoder = {
   encodeValue(value: ReplyValue, out: ReplyOutput): void {
     // Fast path: one scalar, the common case for counters and pings.
-    if (typeof value === "number" || (typeof value === "string" && !value.includes("\n") && !value.includes("\r"))) {
+    if (typeof value === "number" || (typeof value === "string" && value.charCodeAt(0) !== QUOTE && !UNSAFE.test(value))) {
       out.text(`${value}${CRLF}`);
       return;
     }
@@ -103,7 +134,7 @@ export const textReplyEncoder: ReplyEncoder = {
     out.text(lines.join(CRLF) + CRLF);
   },
   encodeError(error: ErrorReply, out: ReplyOutput): void {
-    out.text(`-${error.code} ${normalizeLines(error.message).replace(/\r\n/g, " ")}${CRLF}`);
+    out.text(`-${error.code} ${errorText(error.message)}${CRLF}`);
   },
   encodePush(values: readonly ReplyValue[], out: ReplyOutput): void {
     // A push is one line in a terminal: `message news hello`.
