@@ -10,6 +10,7 @@ import { commandMetadataOf } from "./decorators.js";
 import { RetopyError } from "./errors.js";
 import { CommandHandler, type ConnectionInfo, type HandlerClass } from "./handler.js";
 import { inject, injectAll, type InjectCommand, InjectedConnection, type InjectOptions, type InjectResult } from "./inject.js";
+import { asciiLowerCase } from "./client-text.js";
 
 /** A handler class, optionally with the options its `initialize(options)` receives. */
 export type HandlerEntry =
@@ -172,7 +173,7 @@ export class Application {
       this.#lastFound = known;
       return known;
     }
-    const definition = this.#commands.get(name.toLowerCase());
+    const definition = this.#commands.get(asciiLowerCase(name));
     // Remember this spelling (redis-benchmark sends `PING`), within a bound, so the hot
     // path is one Map lookup without `toLowerCase`.
     if (definition && this.#spellings.size < 4096) this.#spellings.set(name, definition);

@@ -3,6 +3,7 @@ import { command, parameter } from "./decorators.js";
 import { CommandError } from "./errors.js";
 import { CommandHandler, type HandlerClass } from "./handler.js";
 import { type ReplyValue, type Status, status } from "./reply.js";
+import { asciiLowerCase, echoed } from "./client-text.js";
 
 /** Commands every connection understands, whatever the application: `quit`. */
 class ProtocolCommands extends CommandHandler {
@@ -28,7 +29,7 @@ class DefaultCommands extends CommandHandler {
       return this.application.commands.map((c) => (c.help ? `${c.usage} - ${firstLine(c.help)}` : c.usage));
     }
     const definition = this.application.lookup(name);
-    if (!definition) throw new CommandError(`unknown command '${name}'`);
+    if (!definition) throw new CommandError(`unknown command '${echoed(name)}'`);
     const lines = [`Usage: ${definition.usage}`];
     if (definition.help) lines.push(...definition.help.trim().split(/\r?\n/).map((l) => l.trim()));
     if (definition.params.length > 0) {
@@ -107,7 +108,7 @@ class PubSubCommands extends CommandHandler {
     const { pubsub } = this.server;
     const sub = this.getArgument("subcommand");
     const args = this.getArguments("args");
-    switch (sub.toLowerCase()) {
+    switch (asciiLowerCase(sub)) {
       case "channels":
         if (args.length > 1) throw wrongArity("pubsub|channels");
         return pubsub.channels(args[0]);
@@ -129,7 +130,7 @@ class PubSubCommands extends CommandHandler {
           "    Print this help.",
         ];
       default:
-        throw new CommandError(`unknown subcommand '${sub.slice(0, 128)}'. Try PUBSUB HELP.`);
+        throw new CommandError(`unknown subcommand '${echoed(sub)}'. Try PUBSUB HELP.`);
     }
   }
 }

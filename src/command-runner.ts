@@ -7,6 +7,7 @@ import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
+import { echoed } from "./client-text.js";
 
 /** What the runner needs from the connection it serves. */
 export interface RunnerHost {
@@ -214,7 +215,7 @@ export class CommandRunner {
     const name = typeof first === "string" ? first : first.toString("utf8");
     const definition = this.#host.application.lookup(name);
     if (!definition) {
-      this.#replyError({ code: "ERR", message: `unknown command '${name.length > 128 ? `${name.slice(0, 128)}...` : name}'` });
+      this.#replyError({ code: "ERR", message: `unknown command '${echoed(name)}'` });
       this.#host.stats.countError();
       return;
     }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
+import { asciiLowerCase, echoed } from "./client-text.js";
 
 /**
  * Built-in argument types, or any function that converts the raw string (and may throw).
@@ -107,7 +108,7 @@ function convert(command: string, param: ParameterSpec, rawArgument: RawArgument
   const fail = (expected: string): never => {
     throw new InvalidArgumentError(
       param.name,
-      `invalid value for argument '${param.name}' of '${command}': expected ${expected}, got '${raw}'`,
+      `invalid value for argument '${param.name}' of '${command}': expected ${expected}, got '${echoed(raw)}'`,
     );
   };
   switch (param.type) {
@@ -118,13 +119,13 @@ function convert(command: string, param: ParameterSpec, rawArgument: RawArgument
       return Number.isSafeInteger(n) ? n : fail("an integer");
     }
     case "float": {
-      const lower = raw.toLowerCase();
+      const lower = asciiLowerCase(raw);
       if (lower === "inf" || lower === "+inf") return Infinity;
       if (lower === "-inf") return -Infinity;
       return FLOAT.test(raw) ? Number(raw) : fail("a number");
     }
     case "boolean": {
-      const lower = raw.toLowerCase();
+      const lower = asciiLowerCase(raw);
       if (TRUE_WORDS.has(lower)) return true;
       return FALSE_WORDS.has(lower) ? false : fail("a boolean (true/false)");
     }
@@ -133,7 +134,7 @@ function convert(command: string, param: ParameterSpec, rawArgument: RawArgument
         return param.type(raw);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        throw new InvalidArgumentError(param.name, `invalid value for argument '${param.name}' of '${command}': ${reason}`);
+        throw new InvalidArgumentError(param.name, `invalid value for argument '${param.name}' of '${command}': ${echoed(reason)}`);
       }
   }
 }
@@ -169,7 +170,7 @@ export function bindArguments(command: string, params: readonly ParameterSpec[],
   if (i < argv.length) {
     throw new InvalidArgumentError(
       params.length === 0 ? command : params[params.length - 1]!.name,
-      `wrong number of arguments for '${command}': unexpected '${String(argv[i]).slice(0, 64)}' (usage: ${formatUsage(command, params)})`,
+      `wrong number of arguments for '${command}': unexpected '${echoed(String(argv[i]))}' (usage: ${formatUsage(command, params)})`,
     );
   }
   return bound;

@@ -25,6 +25,7 @@ import { TelnetFilter } from "./protocol/telnet.js";
 import { textReplyEncoder } from "./protocol/text-reply.js";
 import type { ReplyEncoder, ReplyValue } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
+import { asciiLowerCase } from "./client-text.js";
 
 /** Protocol limits of every connection; see `RetopyServerOptions` for the defaults. */
 export interface ConnectionLimits {
@@ -422,7 +423,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
     if (this.#services.logger.isLevelEnabled("info")) {
       this.logger.info({ header: "auth" in fields ? { ...fields, auth: "[redacted]" } : fields }, "handshake");
     }
-    const proto = fields.proto?.toLowerCase();
+    const proto = fields.proto === undefined ? undefined : asciiLowerCase(fields.proto);
     if (proto === "resp2" || proto === "resp3") this.setProtocol(proto);
     const auth = fields.auth;
     if (auth !== undefined) {

@@ -24,6 +24,7 @@ import { retopyVersion } from "../version.js";
 import { checkClientName, clientLine, libraryInfo, PRINTABLE, protoNumber } from "./client-info.js";
 import { commandInfoReply, docEntryOf, docsReply } from "./command-table.js";
 import { configGet, infoText } from "./server-info.js";
+import { asciiLowerCase, echoed } from "../client-text.js";
 
 const OK = status("OK");
 const INTEGER = /^[+-]?\d+$/;
@@ -33,7 +34,7 @@ function wrongArity(name: string): CommandError {
 }
 
 function unknownSubcommand(cmd: string, sub: string): CommandError {
-  return new CommandError(`unknown subcommand '${sub.slice(0, 128)}'. Try ${cmd} HELP.`);
+  return new CommandError(`unknown subcommand '${echoed(sub)}'. Try ${cmd} HELP.`);
 }
 
 /** Redis's connection and server commands, for Redis clients and tools. */
@@ -56,14 +57,14 @@ export class RedisCompat extends CommandHandler {
     for (let i = 0; i < options.length; i++) {
       const option = options[i]!;
       const left = options.length - 1 - i;
-      if (option.toLowerCase() === "auth" && left >= 2) {
+      if (asciiLowerCase(option) === "auth" && left >= 2) {
         credentials = [options[i + 1]!, options[i + 2]!];
         i += 2;
-      } else if (option.toLowerCase() === "setname" && left >= 1) {
+      } else if (asciiLowerCase(option) === "setname" && left >= 1) {
         name = options[i + 1]!;
         i += 1;
       } else {
-        throw new CommandError(`Syntax error in HELLO option '${option.slice(0, 128)}'`);
+        throw new CommandError(`Syntax error in HELLO option '${echoed(option)}'`);
       }
     }
     // Check everything before changing anything: a refused HELLO leaves the connection as it was.
@@ -102,7 +103,7 @@ export class RedisCompat extends CommandHandler {
     const args = this.getArguments("args");
     const connection = this.connection;
     const end = connection.protocol === "text" ? "" : "\n";
-    switch (sub.toLowerCase()) {
+    switch (asciiLowerCase(sub)) {
       case "setname": {
         if (args.length !== 1) throw wrongArity("client|setname");
         const name = args[0]!;
@@ -119,8 +120,8 @@ export class RedisCompat extends CommandHandler {
       case "setinfo": {
         if (args.length !== 2) throw wrongArity("client|setinfo");
         const [attr, value] = args as [string, string];
-        const key = attr.toLowerCase();
-        if (key !== "lib-name" && key !== "lib-ver") throw new CommandError(`Unrecognized option '${attr.slice(0, 128)}'`);
+        const key = asciiLowerCase(attr);
+        if (key !== "lib-name" && key !== "lib-ver") throw new CommandError(`Unrecognized option '${echoed(attr)}'`);
         if (!PRINTABLE.test(value)) throw new CommandError(`${key} cannot contain spaces, newlines or special characters.`);
         const info = libraryInfo.get(connection) ?? {};
         if (key === "lib-name") info.name = value;
@@ -178,7 +179,7 @@ export class RedisCompat extends CommandHandler {
     if (sub === null) return all.map(commandInfoReply);
     const pick = (): (CommandDefinition | undefined)[] =>
       names.length === 0 ? [...all] : names.map((n) => this.application.lookup(n));
-    switch (sub.toLowerCase()) {
+    switch (asciiLowerCase(sub)) {
       case "count":
         if (names.length !== 0) throw wrongArity("command|count");
         return all.length;
@@ -220,7 +221,7 @@ export class RedisCompat extends CommandHandler {
   config(): ReplyValue {
     const sub = this.getArgument("subcommand");
     const args = this.getArguments("args");
-    switch (sub.toLowerCase()) {
+    switch (asciiLowerCase(sub)) {
       case "get":
         if (args.length === 0) throw wrongArity("config|get");
         return configGet(args);

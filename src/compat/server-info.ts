@@ -7,6 +7,7 @@ import { GlobPattern } from "../glob.js";
 import type { ReplyValue } from "../reply.js";
 import type { ServerStats } from "../stats.js";
 import { retopyVersion } from "../version.js";
+import { asciiLowerCase } from "../client-text.js";
 
 /** What `INFO` reports as `redis_version`: the Redis release whose commands these mimic. */
 const REDIS_VERSION = "7.0.0";
@@ -22,9 +23,9 @@ const CONFIG_VALUES: ReadonlyMap<string, string> = new Map([
 export function configGet(patterns: readonly string[]): Map<string, ReplyValue> {
   const reply = new Map<string, ReplyValue>();
   for (const pattern of patterns) {
-    const known = CONFIG_VALUES.get(pattern.toLowerCase());
+    const known = CONFIG_VALUES.get(asciiLowerCase(pattern));
     if (known !== undefined) {
-      reply.set(pattern.toLowerCase(), known);
+      reply.set(asciiLowerCase(pattern), known);
       continue;
     }
     const glob = new GlobPattern(pattern, { nocase: true });
@@ -35,7 +36,7 @@ export function configGet(patterns: readonly string[]): Map<string, ReplyValue> 
 
 /** INFO's text for the sections asked for (none: the default ones), `\r\n` line ends. */
 export function infoText(stats: ServerStats, sectionNames: readonly string[]): string {
-  const wanted = new Set(sectionNames.map((s) => s.toLowerCase()));
+  const wanted = new Set(sectionNames.map(asciiLowerCase));
   const everything = wanted.has("all") || wanted.has("everything");
   const byDefault = wanted.size === 0 || wanted.has("default") || everything;
   const sections: [string, boolean, () => string[]][] = [

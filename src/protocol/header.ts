@@ -3,6 +3,7 @@
  */
 
 import { splitArgs } from "./split-args.js";
+import { asciiLowerCase } from "../client-text.js";
 
 /**
  * Parses space-separated `key=value` tokens into a map.
@@ -27,7 +28,7 @@ export function parseHeader(line: Buffer): Record<string, string> {
   for (const token of tokens) {
     const eq = token.indexOf("=");
     if (eq <= 0) continue;
-    header[token.slice(0, eq).toLowerCase()] = token.slice(eq + 1);
+    header[asciiLowerCase(token.slice(0, eq))] = token.slice(eq + 1);
   }
   return header;
 }
