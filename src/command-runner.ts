@@ -76,6 +76,12 @@ export class CommandRunner {
   /** True while the queue waits for an async command: pushes are not batched then. */
   #waiting = false;
   #stopped = false;
+  /**
+   * True from the moment a command starts until its one reply is encoded. Whatever path a
+   * command leaves by (a throw of ours, a rejection, an encoder that fails), a reply still
+   * owed then is the internal error: the client's later replies never shift.
+   */
+  #owed = false;
   #output = new ReplyOutput();
 
   constructor(host: RunnerHost) {
@@ -144,8 +150,7 @@ export class CommandRunner {
       } catch (error) {
         // #runItem turns every failure of the command into its reply; this is the guard
         // against a bug of our own, which must cost one reply, never the connection's queue.
-        this.#host.connection.logger.error({ err: error }, "command runner failed");
-        this.#replyError(INTERNAL_ERROR);
+        this.#runnerFailed(error);
         continue;
       }
       if (pending) {
@@ -160,7 +165,7 @@ export class CommandRunner {
           },
           (error: unknown) => {
             this.#waiting = false;
-            this.#host.connection.logger.error({ err: error }, "command runner failed");
+            this.#runnerFailed(error);
             this.#drain();
           },
         );
@@ -199,6 +204,18 @@ export class CommandRunner {
 
   #replyError(error: ErrorReply): void {
     this.#host.encoder.encodeError(error, this.#output);
+    this.#owed = false;
+  }
+
+  /** A bug of ours escaped a command's path: log what can be logged, and pay the reply it owes. */
+  #runnerFailed(error: unknown): void {
+    try {
+      this.#host.connection.logger.error({ err: error }, "command runner failed");
+    } catch {
+      this.#host.connection.logger.error("command runner failed with a value that cannot be logged");
+    }
+    if (this.#owed && !this.#stopped) this.#replyError(INTERNAL_ERROR);
+    this.#owed = false;
   }
 
   /** Runs one parsed item; returns a promise only when it went async. */
@@ -210,6 +227,7 @@ export class CommandRunner {
       if (item.close) this.#host.requestClose("protocol_error");
       return;
     }
+    this.#owed = true;
     const argv = item;
     const first = argv[0] ?? "";
     const name = typeof first === "string" ? first : first.toString("utf8");
@@ -305,7 +323,28 @@ export class CommandRunner {
    */
   #complete(definition: CommandDefinition, handler: CommandHandler | null, outcome: unknown, failed: boolean): void {
     this.#host.stats.countCommand(definition, failed);
-    if (this.#stopped) return; // the client is gone: drop the reply, write nothing
+    if (this.#stopped) {
+      this.#owed = false; // the client is gone: drop the reply, write nothing
+      return;
+    }
+    // Encoders write as they go: a value that fails halfway (a toString that throws) must
+    // not leave half a reply, which would shift every later reply by one.
+    this.#output.beginReply();
+    try {
+      this.#encodeOutcome(definition, handler, outcome, failed);
+    } catch (error) {
+      this.#output.abandonReply();
+      try {
+        this.#replyError(this.#errorReply(definition, error));
+      } catch {
+        this.#output.abandonReply();
+        this.#replyError(INTERNAL_ERROR); // a constant: encoding it cannot fail
+      }
+    }
+    this.#owed = false;
+  }
+
+  #encodeOutcome(definition: CommandDefinition, handler: CommandHandler | null, outcome: unknown, failed: boolean): void {
     if (failed) {
       this.#replyError(this.#errorReply(definition, outcome));
       return;
@@ -313,24 +352,18 @@ export class CommandRunner {
     // `skipReply()`: the command answered with its pushes, which are already in the output.
     if (handler?._skipReply) return;
     const written = handler?._replies ?? null;
-    // RESP encoders write as they go: a value that fails halfway (a toString that throws)
-    // must not leave half a reply, which would shift every later reply by one.
-    this.#output.beginReply();
-    try {
-      if (written === null) this.#host.encoder.encodeValue(outcome === undefined ? OK : (outcome as ReplyValue), this.#output);
-      else this.#host.encoder.encodeValues(outcome === undefined ? written : [...written, outcome as ReplyValue], this.#output);
-    } catch (error) {
-      this.#output.abandonReply();
-      this.#replyError(this.#errorReply(definition, error));
-    }
+    if (written === null) this.#host.encoder.encodeValue(outcome === undefined ? OK : (outcome as ReplyValue), this.#output);
+    else this.#host.encoder.encodeValues(outcome === undefined ? written : [...written, outcome as ReplyValue], this.#output);
   }
 
   #errorReply(definition: CommandDefinition, error: unknown): ErrorReply {
-    if (error instanceof CommandError) {
+    // `instanceof` and property reads may throw (a Proxy): #complete then replies the internal error.
+    if (error instanceof CommandError && typeof error.message === "string") {
+      const { code, message } = error;
       // Not the message: it may quote what the client sent (an argument, a password).
       const argument = error instanceof InvalidArgumentError || error instanceof MissingArgumentError ? error.argument : undefined;
-      this.#host.connection.logger.debug({ command: definition.name, code: error.code, argument }, "command refused");
-      return { code: ERROR_CODE.test(error.code) ? error.code : "ERR", message: error.message };
+      this.#host.connection.logger.debug({ command: definition.name, code, argument }, "command refused");
+      return { code: typeof code === "string" && ERROR_CODE.test(code) ? code : "ERR", message };
     }
     // Anything can be thrown, even a value that cannot be logged or turned into a string:
     // nothing here may throw, or the connection's queue would stall.
