@@ -160,7 +160,12 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    socket.on("error", (error) => this.logger.debug({ err: error }, "socket error"));
+    socket.on("error", (error) => {
+      this.logger.debug({ err: error }, "socket error");
+      // Not every error destroys the socket itself: a refused TLS renegotiation
+      // (ERR_TLS_SESSION_ATTACK) is only reported. Whatever it was, the connection is over.
+      socket.destroy();
+    });
     socket.on("close", () => this.#onSocketClose());
 
     if (services.logger.isLevelEnabled("info")) {

@@ -50,6 +50,10 @@ export class Listener {
     try {
       server = createTlsServer(tls, (socket) => {
         this.#handshaking.delete(addressKey(socket));
+        // A client-initiated renegotiation costs the server a full handshake each time, and
+        // nothing of ours needs one (TLS 1.3 has none at all): refuse it outright. Node then
+        // emits an error on the socket, and the connection closes it.
+        socket.disableRenegotiation();
         onSocket(socket);
       });
     } catch (error) {

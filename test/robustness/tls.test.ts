@@ -5,7 +5,7 @@
  * speak TLS, and the CLI as a child process. Everything stays on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { dirname, join } from "node:path";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket, type TlsOptions } from "node:tls";
@@ -360,6 +360,34 @@ describe("listen({ tls }): clients that do not finish a handshake", () => {
     const known = await tlsText(mtls, { cert, key });
     assert.equal(await known.command("ping"), "+PONG");
     assert.equal(mutual.connections.size, 1);
+  });
+});
+
+describe("listen({ tls }): renegotiation", () => {
+  it("a client's renegotiation (openssl s_client, R) closes its connection; others are served", async () => {
+    const { server, port } = await startTls();
+    const bystander = await tlsText(port);
+    const client = spawn("openssl", ["s_client", "-tls1_2", "-connect", `127.0.0.1:${port}`, "-CAfile", certPath], { stdio: ["pipe", "pipe", "pipe"] });
+    let output = "";
+    client.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    client.stderr.resume();
+    const exited = once(client, "close");
+    try {
+      client.stdin.write("ping\n");
+      await eventually(() => output.includes("+PONG"), 5000, "the first PONG over TLS 1.2");
+      // Node allowed 3 renegotiations per 10 minutes and then only reported the 4th; the
+      // review ran 1,000 on one connection. Each `R` line asks s_client for one.
+      for (let i = 0; i < 20 && client.exitCode === null; i++) {
+        client.stdin.write("R\n");
+        await sleep(100);
+      }
+      await within(exited, 5000, "the server closing the renegotiating connection");
+      assert.ok((output.match(/RENEGOTIATING/g) ?? []).length <= 1, output);
+      await eventually(() => server.connections.size === 1, 2000, "only the bystander left");
+      assert.equal(await bystander.command("ping"), "+PONG");
+    } finally {
+      client.kill();
+    }
   });
 });
 
