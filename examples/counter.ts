@@ -82,7 +82,7 @@ class LoginHandler extends CommandHandler {
 
   @parameter({ name: "username" })
   @parameter({ name: "password" })
-  @command({ help: "Logs the connection in; authenticated commands work afterwards." })
+  @command({ login: true, help: "Logs the connection in; authenticated commands work afterwards." })
   async authenticate(): Promise<void> {
     // The guarded path AUTH uses too: constant-time check, a delay after a failure, and a
     // close after too many. Both must match (the original's `not a and not b` let either through).

@@ -41,7 +41,29 @@ export interface ApplicationSettings {
    * closes (default 10; 0: unlimited). A successful login does not reset the count.
    */
   maxAuthFailures?: number;
+  /**
+   * Like Redis's `requirepass`: until a connection has logged in, only the login path runs
+   * (AUTH, HELLO with AUTH, a header `auth=`, commands marked `@command({ login: true })`)
+   * and QUIT; everything else is refused with `-NOAUTH Authentication required.` (text mode:
+   * `-ERR Authorization required`). Default false. Needs `authenticate`.
+   */
+  requireLogin?: boolean;
+  /**
+   * Which built-in commands need a login, by name: `{ stats: true, subscribe: false }`.
+   * Names left out keep their default: with `authenticate` set, `subscribe`, `publish` and
+   * `pubsub` need a login (a stranger must not read what logged-in users publish); without
+   * it nobody can log in, so none does. An unknown name is a RetopyError at startup.
+   */
+  builtinLogin?: Readonly<Record<string, boolean>>;
+  /**
+   * Who sees INFO's process details (os, Node version, pid, memory): `"logged-in"` clients
+   * (the default) or `"everyone"`.
+   */
+  processInfo?: "logged-in" | "everyone";
 }
+
+/** Built-ins that need a login by default once the application can log anyone in. */
+const LOGIN_BY_DEFAULT: ReadonlySet<string> = new Set(["subscribe", "publish", "pubsub"]);
 
 /** Largest delay `setTimeout` honours (about 24.8 days); a longer one would fire at once. */
 const MAX_DELAY = 2_147_483_647;
@@ -54,7 +76,20 @@ function checkSettings(settings: ApplicationSettings) {
     authenticate: settings.authenticate,
     authFailureDelay: settings.authFailureDelay ?? 100,
     maxAuthFailures: settings.maxAuthFailures ?? 10,
+    requireLogin: settings.requireLogin ?? false,
+    builtinLogin: Object.freeze({ ...(settings.builtinLogin ?? {}) }) as Readonly<Record<string, boolean>>,
+    processInfo: settings.processInfo ?? "logged-in",
   };
+  if (typeof checked.requireLogin !== "boolean") throw new RetopyError("RETOPY_INVALID_OPTION", "requireLogin must be a boolean");
+  if (checked.requireLogin && checked.authenticate === undefined) {
+    throw new RetopyError("RETOPY_INVALID_OPTION", "requireLogin needs an authenticate function: without it nobody could ever log in");
+  }
+  for (const [name, value] of Object.entries(checked.builtinLogin)) {
+    if (typeof value !== "boolean") throw new RetopyError("RETOPY_INVALID_OPTION", `builtinLogin.${name} must be a boolean`);
+  }
+  if (checked.processInfo !== "logged-in" && checked.processInfo !== "everyone") {
+    throw new RetopyError("RETOPY_INVALID_OPTION", `processInfo must be "logged-in" or "everyone"`);
+  }
   if (checked.authenticate !== undefined && typeof checked.authenticate !== "function") {
     throw new RetopyError("RETOPY_INVALID_OPTION", "authenticate must be a function");
   }
@@ -82,6 +117,8 @@ export interface CommandDefinition {
   readonly params: readonly ParameterSpec[];
   readonly help: string;
   readonly authenticated: boolean;
+  /** Part of the login path (`@command({ login: true })`): runs before a login under `requireLogin`. */
+  readonly login: boolean;
   /** Whether a first line starting with this command skips the header (handshake `auto`). */
   readonly autoHandshake: boolean;
   /** `set key value`, `rem key [key ...]`. */
@@ -138,6 +175,11 @@ export class Application {
     for (const cls of protocolHandlers) this.#mount(cls, EMPTY_OPTIONS, true);
     if (this.settings.defaultHandlers) {
       for (const cls of builtinHandlers) this.#mount(cls, EMPTY_OPTIONS, true);
+    }
+    for (const name of Object.keys(this.settings.builtinLogin)) {
+      if (!this.#commands.get(name)?.builtin) {
+        throw new RetopyError("RETOPY_INVALID_OPTION", `builtinLogin: '${name}' is not a built-in command of this application`);
+      }
     }
   }
 
@@ -249,7 +291,8 @@ export class Application {
       name,
       params: specs,
       help: options.help ?? "",
-      authenticated: options.authenticated === true,
+      authenticated: options.authenticated === true || this.#needsLogin(name, options, builtin),
+      login: options.login === true,
       autoHandshake: options.autoHandshake !== false,
       usage: formatUsage(name, specs),
       handlerClass,
@@ -258,6 +301,14 @@ export class Application {
       builtin,
       slot: this.#nextSlot++,
     };
+  }
+
+  /** Whether the login policy (`requireLogin`, `builtinLogin`) refuses `name` before a login. */
+  #needsLogin(name: string, options: CommandOptions, builtin: boolean): boolean {
+    const { requireLogin, builtinLogin, authenticate } = this.settings;
+    if (requireLogin && options.login !== true) return true;
+    if (!builtin) return false;
+    return Object.hasOwn(builtinLogin, name) ? builtinLogin[name] === true : authenticate !== undefined && LOGIN_BY_DEFAULT.has(name);
   }
 
   #register(definition: CommandDefinition): void {

@@ -7,7 +7,7 @@ import { asciiLowerCase, echoed } from "./client-text.js";
 
 /** Commands every connection understands, whatever the application: `quit`. */
 class ProtocolCommands extends CommandHandler {
-  @command({ help: "Closes the connection after replying +OK." })
+  @command({ login: true, help: "Closes the connection after replying +OK." })
   quit(): Status {
     this.connection.close();
     return status("OK");

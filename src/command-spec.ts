@@ -37,6 +37,11 @@ export interface CommandOptions {
    * a greeting like `hello there` stays a header for telnet users.
    */
   autoHandshake?: boolean;
+  /**
+   * Part of the login path: runs before a login even under the application's `requireLogin`
+   * (AUTH, HELLO and QUIT are; mark your own login command with it).
+   */
+  login?: boolean;
 }
 
 /** A parameter after validation: every option resolved. */

@@ -310,8 +310,10 @@ export class Connection implements ConnectionInfo, RunnerHost {
   /** @internal The server's idle sweep: closes this connection if it has been idle too long. */
   _closeIfIdle(now: number, idleTimeout: number): void {
     if (this.#closed || this.#closeReason !== null) return;
-    // A running command is activity; so is a subscription (Redis never times those out).
-    if (this.#runner?.busy || this.#services.server.pubsub.subscriptionCount(this) > 0) {
+    // A running command is activity; so is a subscription (Redis never times those out), but
+    // only a logged-in one when the application has logins: strangers must not hold slots.
+    const mayIdle = this.application.settings.authenticate === undefined || this.user !== null;
+    if (this.#runner?.busy || (mayIdle && this.#services.server.pubsub.subscriptionCount(this) > 0)) {
       this.#lastActive = now;
       return;
     }

@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, it } from "node:test";
 import { Application, CommandHandler, parameter, passwordAuthenticator, RetopyServer } from "../src/index.js";
+import { OPEN_PUBSUB } from "./support.js";
 import { backoffDelay, ClientError, type Reply, reconnectPolicy, RetopyClient, type RetopyClientOptions } from "../src/client/index.js";
 
 const counts = new Map<string, number>();
@@ -35,7 +36,7 @@ class Counter extends CommandHandler {
   }
 }
 
-const app = new Application([Counter], { authenticate: passwordAuthenticator({ alice: "s3cret" }), authFailureDelay: 0 });
+const app = new Application([Counter], { authenticate: passwordAuthenticator({ alice: "s3cret" }), authFailureDelay: 0, builtinLogin: OPEN_PUBSUB });
 
 const servers = new Set<RetopyServer>();
 const clients: RetopyClient[] = [];

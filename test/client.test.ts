@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import { Application, CommandError, CommandHandler, parameter, passwordAuthenticator, RetopyServer, status } from "../src/index.js";
 import { ClientError, type Reply, ReplyError, RetopyClient, type RetopyClientOptions } from "../src/client/index.js";
-import { eventually } from "./support.js";
+import { eventually, OPEN_PUBSUB } from "./support.js";
 import { selfSignedCertificate } from "./tls-support.js";
 
 const counts = new Map<string, number>();
@@ -91,7 +91,7 @@ class Everything extends CommandHandler {
   }
 }
 
-const app = new Application([Everything], { authenticate: passwordAuthenticator({ alice: "s3cret" }), authFailureDelay: 0 });
+const app = new Application([Everything], { authenticate: passwordAuthenticator({ alice: "s3cret" }), authFailureDelay: 0, builtinLogin: OPEN_PUBSUB });
 
 const servers: RetopyServer[] = [];
 const clients: RetopyClient[] = [];

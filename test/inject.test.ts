@@ -19,7 +19,7 @@ import {
   type RespFrame,
   status,
 } from "../src/index.js";
-import { useTestBed } from "./support.js";
+import { OPEN_PUBSUB, useTestBed } from "./support.js";
 import { resp, sleep } from "./wire.js";
 import { decodeReplies, type RespValue } from "./resp-decoder.js";
 
@@ -89,6 +89,7 @@ function counterApp(): Application {
   }
   return new Application([Counters], {
     authenticate: (user, password) => user === "myusername" && password === "mypass",
+    builtinLogin: OPEN_PUBSUB,
     authFailureDelay: 0,
   });
 }

@@ -18,7 +18,7 @@ import {
   status,
   type Status,
 } from "../src/index.js";
-import { eventually, useTestBed } from "./support.js";
+import { eventually, OPEN_PUBSUB, useTestBed } from "./support.js";
 
 class Store extends CommandHandler {
   static readonly values = new Map<string, Buffer>();
@@ -81,6 +81,7 @@ describe("node-redis (the redis package) against retopy", () => {
   before(async () => {
     const app = new Application([Store], {
       authenticate: (user, password) => user === "alice" && password === "s3cret",
+      builtinLogin: OPEN_PUBSUB,
     });
     port = await bed.serve(app);
   });

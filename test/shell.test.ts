@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Application, CommandError, CommandHandler, parameter, passwordAuthenticator, RetopyServer } from "../src/index.js";
+import { OPEN_PUBSUB } from "./support.js";
 import { RetopyClient } from "../src/client/index.js";
 import { CLI, ROOT } from "./cli-process.js";
 import { selfSignedCertificate } from "./tls-support.js";
@@ -69,7 +70,7 @@ class ShellCommands extends CommandHandler {
   }
 }
 
-const app = new Application([ShellCommands], { authenticate: passwordAuthenticator({ alice: "s3cret" }), authFailureDelay: 0 });
+const app = new Application([ShellCommands], { authenticate: passwordAuthenticator({ alice: "s3cret" }), authFailureDelay: 0, builtinLogin: OPEN_PUBSUB });
 const servers: RetopyServer[] = [];
 let port = 0;
 

@@ -7,6 +7,12 @@ import { once } from "node:events";
 import { after } from "node:test";
 import { Application, RetopyServer, type RetopyServerOptions } from "../src/index.js";
 
+/**
+ * For suites whose apps have logins but test pub/sub with clients that never log in: with
+ * `authenticate` set, SUBSCRIBE, PUBLISH and PUBSUB need a login by default.
+ */
+export const OPEN_PUBSUB = { subscribe: false, publish: false, pubsub: false } as const;
+
 export interface Running {
   server: RetopyServer;
   port: number;

@@ -41,7 +41,7 @@ function unknownSubcommand(cmd: string, sub: string): CommandError {
 export class RedisCompat extends CommandHandler {
   @parameter({ name: "protover", help: "2 or 3: the RESP version for the replies that follow", default: null })
   @parameter({ name: "options", help: "AUTH username password, SETNAME clientname", variadic: true, default: [] })
-  @command({ autoHandshake: false, help: "Switches to RESP2/RESP3, logs in, names the connection: HELLO [protover [AUTH username password] [SETNAME clientname]]." })
+  @command({ autoHandshake: false, login: true, help: "Switches to RESP2/RESP3, logs in, names the connection: HELLO [protover [AUTH username password] [SETNAME clientname]]." })
   async hello(): Promise<Map<string, ReplyValue>> {
     const protover = this.getArgument<string | null>("protover");
     const options = this.getArguments("options");
@@ -68,6 +68,13 @@ export class RedisCompat extends CommandHandler {
       }
     }
     // Check everything before changing anything: a refused HELLO leaves the connection as it was.
+    if (credentials === null && this.application.settings.requireLogin && this.connection.user === null) {
+      // Redis's words under requirepass: HELLO is on the login path only with its AUTH.
+      throw new CommandError(
+        "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        "NOAUTH",
+      );
+    }
     if (name !== null) checkClientName(name);
     if (credentials) await logIn(this, credentials[0], credentials[1]);
     if (name !== null) this.connection.clientName = name === "" ? null : name;
@@ -84,7 +91,7 @@ export class RedisCompat extends CommandHandler {
   }
 
   @parameter({ name: "credentials", help: "[username] password", variadic: true })
-  @command({ autoHandshake: false, help: "Logs the connection in with the application's credential check: AUTH [username] password." })
+  @command({ autoHandshake: false, login: true, help: "Logs the connection in with the application's credential check: AUTH [username] password." })
   async auth(): Promise<Status> {
     const args = this.getArguments("credentials");
     // Arity is checked here rather than by the parameter list, whose error would quote an argument.
@@ -245,7 +252,9 @@ export class RedisCompat extends CommandHandler {
   @parameter({ name: "section", help: "server, clients, memory, persistence, stats, replication, keyspace, commandstats, all", variadic: true, default: [] })
   @command({ autoHandshake: false, help: "Server facts and counters in Redis's INFO format: INFO [section ...]." })
   info(): string | Verbatim {
-    const text = infoText(this.server.stats(), this.getArguments("section"));
+    // What the process is (os, Node version, pid, memory) helps an attacker more than a client.
+    const details = this.application.settings.processInfo === "everyone" || this.connection.user !== null;
+    const text = infoText(this.server.stats(), this.getArguments("section"), details);
     // A telnet user gets the lines (text mode keeps a Verbatim's line breaks, and only its),
     // without the trailing blank one.
     return this.connection.protocol === "text" ? verbatim(text.replace(/\r\n$/, "")) : text;

@@ -34,8 +34,11 @@ export function configGet(patterns: readonly string[]): Map<string, ReplyValue> 
   return reply;
 }
 
-/** INFO's text for the sections asked for (none: the default ones), `\r\n` line ends. */
-export function infoText(stats: ServerStats, sectionNames: readonly string[]): string {
+/**
+ * INFO's text for the sections asked for (none: the default ones), `\r\n` line ends. Without
+ * `details`, nothing that describes the process itself: os, Node version, pid, memory.
+ */
+export function infoText(stats: ServerStats, sectionNames: readonly string[], details: boolean): string {
   const wanted = new Set(sectionNames.map(asciiLowerCase));
   const everything = wanted.has("all") || wanted.has("everything");
   const byDefault = wanted.size === 0 || wanted.has("default") || everything;
@@ -47,10 +50,9 @@ export function infoText(stats: ServerStats, sectionNames: readonly string[]): s
         `redis_version:${REDIS_VERSION}`,
         `retopy_version:${retopyVersion()}`,
         "redis_mode:standalone",
-        `os:${type()} ${release()} ${arch()}`,
-        `arch_bits:${/64/.test(arch()) ? 64 : 32}`,
-        `node_version:${process.versions.node}`,
-        `process_id:${process.pid}`,
+        ...(details
+          ? [`os:${type()} ${release()} ${arch()}`, `arch_bits:${/64/.test(arch()) ? 64 : 32}`, `node_version:${process.versions.node}`, `process_id:${process.pid}`]
+          : []),
         `uptime_in_seconds:${stats.uptimeSeconds}`,
         `uptime_in_days:${Math.floor(stats.uptimeSeconds / 86400)}`,
       ],
@@ -60,6 +62,7 @@ export function infoText(stats: ServerStats, sectionNames: readonly string[]): s
       "Memory",
       true,
       () => {
+        if (!details) return [];
         const memory = process.memoryUsage();
         return [`used_memory:${memory.heapUsed}`, `used_memory_rss:${memory.rss}`];
       },
