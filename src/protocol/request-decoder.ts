@@ -58,6 +58,22 @@ function isSpace(code: number): boolean {
  */
 const SLICE_SHARES_PARENT = 13;
 
+/**
+ * Bytes of a read that outlive it (a bulk argument an application may store, the unfinished
+ * tail kept for the next read). A view keeps its whole parent allocation alive, so a view is
+ * handed out only when it is at least half of that allocation, and pins at most twice its
+ * size: a large value that is (nearly) the whole read stays zero-copy. Anything smaller is
+ * copied into an allocation of its own (not Node's 8 KB pool, whose slabs it would pin the
+ * same way on a smaller scale).
+ */
+export function keepable(buf: Buffer, start: number, end: number): Buffer {
+  const length = end - start;
+  if (length * 2 >= buf.buffer.byteLength) return buf.subarray(start, end);
+  const copy = Buffer.allocUnsafeSlow(length);
+  buf.copy(copy, 0, start, end);
+  return copy;
+}
+
 function argumentText(text: string, buf: Buffer, start: number, end: number): string {
   return end - start < SLICE_SHARES_PARENT ? text.slice(start, end) : buf.toString("latin1", start, end);
 }
@@ -110,7 +126,7 @@ export class RequestDecoder {
     if (this.#poisoned || chunk.length === 0) return;
     let buf = chunk;
     if (this.#pendingLength > 0) {
-      this.#pending.push(chunk);
+      this.#pending.push(keepable(chunk, 0, chunk.length)); // a view: the rest of a read after a handshake
       this.#pendingLength += chunk.length;
       if (this.#pendingLength < this.#needed) return; // a large bulk body is still arriving
       buf = Buffer.concat(this.#pending, this.#pendingLength);
@@ -141,7 +157,7 @@ export class RequestDecoder {
     }
     const keepFrom = this.#partial !== null ? this.#resumeAt : pos;
     if (keepFrom < buf.length) {
-      const rest = buf.subarray(keepFrom);
+      const rest = keepable(buf, keepFrom, buf.length);
       this.#pending.push(rest);
       this.#pendingLength = rest.length;
     }
@@ -265,7 +281,7 @@ export class RequestDecoder {
           ? i === 0
             ? this.#commandWord(text, buf, bodyStart, bodyEnd)
             : argumentText(text, buf, bodyStart, bodyEnd)
-          : buf.subarray(bodyStart, bodyEnd);
+          : keepable(buf, bodyStart, bodyEnd);
       at = bodyEnd + 2;
     }
     out.push(argv);
