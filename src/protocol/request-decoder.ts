@@ -11,6 +11,7 @@
  */
 import { isAscii } from "node:buffer";
 import type { ParsedItem } from "../../machines/connection.machine.js";
+import { keepable } from "./keepable.js";
 import { splitArgs, UNBALANCED_QUOTES } from "./split-args.js";
 
 export type WireFormat = "text" | "resp";
@@ -57,22 +58,6 @@ function isSpace(code: number): boolean {
  * bytes instead: a stored key must not pin the text of the read it came in.
  */
 const SLICE_SHARES_PARENT = 13;
-
-/**
- * Bytes of a read that outlive it (a bulk argument an application may store, the unfinished
- * tail kept for the next read). A view keeps its whole parent allocation alive, so a view is
- * handed out only when it is at least half of that allocation, and pins at most twice its
- * size: a large value that is (nearly) the whole read stays zero-copy. Anything smaller is
- * copied into an allocation of its own (not Node's 8 KB pool, whose slabs it would pin the
- * same way on a smaller scale).
- */
-export function keepable(buf: Buffer, start: number, end: number): Buffer {
-  const length = end - start;
-  if (length * 2 >= buf.buffer.byteLength) return buf.subarray(start, end);
-  const copy = Buffer.allocUnsafeSlow(length);
-  buf.copy(copy, 0, start, end);
-  return copy;
-}
 
 function argumentText(text: string, buf: Buffer, start: number, end: number): string {
   return end - start < SLICE_SHARES_PARENT ? text.slice(start, end) : buf.toString("latin1", start, end);
