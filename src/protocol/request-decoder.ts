@@ -142,7 +142,7 @@ export class RequestDecoder {
     }
     const keepFrom = this.#partial !== null ? this.#resumeAt : pos;
     if (keepFrom < buf.length) {
-      const rest = keepable(buf, keepFrom, buf.length);
+      const rest = keepable(buf, keepFrom, buf.length, false);
       this.#pending.push(rest);
       this.#pendingLength = rest.length;
     }
