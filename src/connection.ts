@@ -274,9 +274,9 @@ export class Connection implements ConnectionInfo, RunnerHost {
   }
 
   /**
-   * Bytes owed to the client and not yet sent: the socket's queue (exact for what came from
-   * the backlog; a write made while the socket was not full may count UTF-8 text in
-   * characters, which the socket's own 16 KB high-water mark bounds) and the backlog.
+   * Bytes owed to the client and not yet sent: the socket's queue and the backlog. The queue
+   * is exact for what came from the backlog; only the one batch written while the socket
+   * was under its own 16 KB high-water mark may count UTF-8 text in characters.
    */
   #unsentBytes(): number {
     return this.#socket.writableLength + (this.#backlog?.bytes ?? 0);
