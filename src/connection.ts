@@ -20,6 +20,7 @@ import { parseHeader } from "./protocol/header.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
 import { respReplyEncoder } from "./protocol/resp-reply.js";
 import { splitArgs } from "./protocol/split-args.js";
+import { OutputBacklog } from "./output-backlog.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { TelnetFilter } from "./protocol/telnet.js";
 import { textReplyEncoder } from "./protocol/text-reply.js";
@@ -117,6 +118,8 @@ export class Connection implements ConnectionInfo, RunnerHost {
   #lastActive = 0;
   /** While reading is paused because the client is not reading its replies: settles when it has caught up. */
   #outputDrained: Promise<void> | null = null;
+  /** Output held while the socket is full (see `send`); created when first needed. */
+  #backlog: OutputBacklog | null = null;
 
   constructor(socket: Socket, services: ConnectionServices) {
     this.#socket = socket;
@@ -258,10 +261,35 @@ export class Connection implements ConnectionInfo, RunnerHost {
   send(output: OutputChunk | OutputChunk[]): void {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) return;
+    const backlog = this.#backlog;
+    if ((backlog === null || backlog.empty) && !socket.writableNeedDrain) this.#write(output);
+    else {
+      // The client is behind: what it is owed waits here, counted in the bytes it holds (a
+      // socket counts strings in characters), and goes out when the socket drains.
+      if (backlog === null) {
+        this.#backlog = new OutputBacklog();
+        socket.on("drain", () => this.#flushBacklog());
+      }
+      this.#backlog!.add(output);
+    }
     // Reading stops at the high-water mark, so what still piles up past it is pushes or the
     // replies of commands already received; past the hard limit the client goes.
-    const unsent = socket.writableLength;
+    const unsent = this.#unsentBytes();
     if (this.#limits.maxOutputBuffer > 0 && unsent > this.#limits.maxOutputBuffer) return this.#overflow(unsent);
+    if (this.#outputDrained === null && unsent > this.#limits.outputHighWaterMark) this.#pauseForOutput();
+  }
+
+  /**
+   * Bytes owed to the client and not yet sent: the socket's queue and the backlog. The queue
+   * is exact for what came from the backlog; only the one batch written while the socket
+   * was under its own 16 KB high-water mark may count UTF-8 text in characters.
+   */
+  #unsentBytes(): number {
+    return this.#socket.writableLength + (this.#backlog?.bytes ?? 0);
+  }
+
+  #write(output: OutputChunk | OutputChunk[]): void {
+    const socket = this.#socket;
     if (!Array.isArray(output)) socket.write(output);
     else {
       // Binary replies come as several chunks: cork so they still leave in one write.
@@ -269,7 +297,18 @@ export class Connection implements ConnectionInfo, RunnerHost {
       for (const chunk of output) socket.write(chunk);
       socket.uncork();
     }
-    if (this.#outputDrained === null && socket.writableLength > this.#limits.outputHighWaterMark) this.#pauseForOutput();
+  }
+
+  /** Hands the backlog to the socket (its strings are latin1: one character per byte). */
+  #flushBacklog(): void {
+    const socket = this.#socket;
+    if (this.#backlog === null || this.#backlog.empty || socket.destroyed || !socket.writable) return;
+    socket.cork();
+    for (const chunk of this.#backlog.take()) {
+      if (typeof chunk === "string") socket.write(chunk, "latin1");
+      else socket.write(chunk);
+    }
+    socket.uncork();
   }
 
   closeNow(): void {
@@ -482,7 +521,10 @@ export class Connection implements ConnectionInfo, RunnerHost {
     }
     // A client over its output limit is not waited for: what it did not read is dropped.
     if (reason === "client_closed" || reason === "socket_error" || reason === "output_limit") this.#socket.destroy();
-    else this.#lingeringClose();
+    else {
+      this.#flushBacklog(); // the replies still owed go out before the end
+      this.#lingeringClose();
+    }
   }
 
   /**

@@ -4,9 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { isCommand, type ParsedItem } from "../machines/connection.machine.js";
 import { type DecoderLimits, RequestDecoder, type WireFormat } from "../src/protocol/request-decoder.js";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
 
 const LIMITS: DecoderLimits = { maxLineLength: 1024, maxBulkLength: 1 << 20, maxArgs: 1024 };
 
@@ -198,5 +203,53 @@ describe("a long multibulk request arriving in many reads", () => {
     for (const piece of ["*3\r\n$3\r\nset\r\n$1", "\r\nk\r\n$5\r", "\nhel", "lo\r\n"]) decoder.push(Buffer.from(piece), out);
     assert.deepEqual(out, [["set", "k", "hello"]]);
     assert.equal(decoder.buffered, 0);
+  });
+});
+
+describe("what outlives a read does not keep the read alive", () => {
+  /** One network read of 64 KB (its own allocation, as a socket read is): small values beside a large one, then an unfinished request. */
+  function bigRead(): Buffer {
+    return Buffer.concat([
+      resp(["SET", "key:1", Buffer.alloc(100, "v")]),
+      resp(["SET", "key:2", Buffer.from("héllo wörld")]),
+      resp(["SET", "scratch", Buffer.alloc(60_000, "s")]),
+      Buffer.from("*3\r\n$3\r\nSET\r\n$5\r\nkey:3\r\n$100\r\nvvvv"),
+    ]);
+  }
+
+  it("a small argument cut from a large read is a copy; a large one stays a view of the read", () => {
+    const read = bigRead();
+    const out: ParsedItem[] = [];
+    new RequestDecoder("resp", LIMITS).push(read, out);
+    assert.equal(out.length, 3);
+    const [small, nonAscii, large] = out.map((item) => (item as Buffer[])[2]!);
+    for (const arg of [small!, nonAscii!]) {
+      assert.ok(Buffer.isBuffer(arg));
+      assert.notEqual(arg.buffer, read.buffer);
+      // A copy: on its own, or in one of Node's 8 KB pool slabs, never the 64 KB read.
+      assert.ok(arg.buffer.byteLength <= Buffer.poolSize, `a ${arg.length}-byte argument holds ${arg.buffer.byteLength} bytes`);
+    }
+    assert.deepEqual(small, Buffer.alloc(100, "v"));
+    assert.equal(nonAscii!.toString(), "héllo wörld");
+    // Zero-copy where it pins nothing but itself: the value is most of the read.
+    assert.equal(large!.buffer, read.buffer);
+    assert.equal(large!.length, 60_000);
+  });
+
+  it("the unfinished tail of a read is kept without the read", async () => {
+    const decoder = new RequestDecoder("resp", LIMITS);
+    const out: ParsedItem[] = [];
+    let read: Buffer | null = bigRead();
+    const parent = new WeakRef(read.buffer);
+    decoder.push(read, out);
+    assert.equal(out.length, 3);
+    out.length = 0; // the commands were run and forgotten
+    read = null;
+    await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target until the job ends
+    gc();
+    assert.equal(parent.deref(), undefined, "the 64 KB read is still reachable from the decoder");
+    assert.ok(decoder.buffered < 100);
+    decoder.push(Buffer.from(`${"v".repeat(96)}\r\n`), out);
+    assert.deepEqual(asBytes(out), [[Buffer.from("SET"), Buffer.from("key:3"), Buffer.alloc(100, "v")]]);
   });
 });

@@ -11,6 +11,7 @@
  */
 import { isAscii } from "node:buffer";
 import type { ParsedItem } from "../../machines/connection.machine.js";
+import { keepable } from "./keepable.js";
 import { splitArgs, UNBALANCED_QUOTES } from "./split-args.js";
 
 export type WireFormat = "text" | "resp";
@@ -110,7 +111,7 @@ export class RequestDecoder {
     if (this.#poisoned || chunk.length === 0) return;
     let buf = chunk;
     if (this.#pendingLength > 0) {
-      this.#pending.push(chunk);
+      this.#pending.push(keepable(chunk, 0, chunk.length)); // a view: the rest of a read after a handshake
       this.#pendingLength += chunk.length;
       if (this.#pendingLength < this.#needed) return; // a large bulk body is still arriving
       buf = Buffer.concat(this.#pending, this.#pendingLength);
@@ -141,7 +142,7 @@ export class RequestDecoder {
     }
     const keepFrom = this.#partial !== null ? this.#resumeAt : pos;
     if (keepFrom < buf.length) {
-      const rest = buf.subarray(keepFrom);
+      const rest = keepable(buf, keepFrom, buf.length, false);
       this.#pending.push(rest);
       this.#pendingLength = rest.length;
     }
@@ -265,7 +266,7 @@ export class RequestDecoder {
           ? i === 0
             ? this.#commandWord(text, buf, bodyStart, bodyEnd)
             : argumentText(text, buf, bodyStart, bodyEnd)
-          : buf.subarray(bodyStart, bodyEnd);
+          : keepable(buf, bodyStart, bodyEnd);
       at = bodyEnd + 2;
     }
     out.push(argv);
