@@ -7,7 +7,8 @@
  *   retopy machines connection --format svg > connection.svg
  *   retopy connect 8000 increment a     (src/shell: one command, stdin's lines, or a shell)
  *
- * Exit codes: 0 clean stop, 1 runtime failure (module, options, listen, forced stop),
+ * Exit codes: 0 clean stop, 1 runtime failure (module, options, listen, forced stop, commands
+ * dropped at shutdown, an uncaught exception in the application),
  * 2 usage error. Under `serve`, stdout carries only pino's JSON lines (messages for people,
  * like the inspector's address, go to stderr), so scripts and tests can read the bound port
  * from the "listening" line; `machines` prints its diagram to stdout.
@@ -19,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { createSecureContext, type TlsOptions } from "node:tls";
 import { parseArgs } from "node:util";
 import { type Application, isApplication } from "./application.js";
+import { handleProcessFaults } from "./process-faults.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
 
 const USAGE = `Usage:
@@ -40,6 +42,9 @@ Options:
   --handshake <mode>  auto, line or none (default auto, or the module's options)
   --tls-cert <file>   serve TLS with this PEM certificate (chain); needs --tls-key
   --tls-key <file>    the PEM private key of --tls-cert; needs --tls-cert
+  --shutdown-timeout <ms>
+                      on SIGTERM/SIGINT, how long running commands may finish before
+                      connections are cut (default 5000); exit 1 if any were dropped
   --inspect[=port]    watch the statecharts live in the Stately inspector: serves its page
                       on 127.0.0.1 (port 0 or none: any free one) and prints the address
   -h, --help          show this help
@@ -97,6 +102,12 @@ function parsePort(value: string, flag = "--port"): number {
   const port = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(port >= 0 && port <= 65535)) throw new CliError(2, `${flag} must be an integer from 0 to 65535, not '${value}'`);
   return port;
+}
+
+function parseMilliseconds(value: string, flag: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(ms >= 0 && ms <= 2_147_483_647)) throw new CliError(2, `${flag} must be a number of milliseconds, not '${value}'`);
+  return ms;
 }
 
 function oneOf(flag: string, value: string, allowed: readonly string[]): string {
@@ -163,10 +174,11 @@ async function loadApplication(specifier: string): Promise<{ app: Application; o
 }
 
 /**
- * Stops gracefully on SIGINT/SIGTERM (running commands finish, their replies are sent);
- * a second signal means the user is not willing to wait, so exit 1 at once.
+ * Stops gracefully on SIGINT/SIGTERM (running commands finish, their replies are sent, for
+ * up to `shutdownTimeout` ms): exit 0, or 1 when commands had to be dropped. A second signal
+ * means the user is not willing to wait, so exit 1 at once.
  */
-function stopOnSignals(server: RetopyServer): void {
+function stopOnSignals(server: RetopyServer, shutdownTimeout: number): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -175,8 +187,11 @@ function stopOnSignals(server: RetopyServer): void {
     }
     stopping = true;
     server.logger.info({ signal }, "shutting down");
-    server.close().then(
-      () => process.exit(0),
+    server.close({ timeout: shutdownTimeout }).then(
+      ({ droppedCommands }) => {
+        if (droppedCommands > 0) server.logger.error({ droppedCommands }, "shut down with commands dropped");
+        process.exit(droppedCommands > 0 ? 1 : 0);
+      },
       (error: unknown) => {
         server.logger.error({ err: error }, "close failed");
         process.exit(1);
@@ -195,6 +210,7 @@ interface ServeFlags {
   "tls-cert"?: string | undefined;
   "tls-key"?: string | undefined;
   inspect?: string | undefined;
+  "shutdown-timeout"?: string | undefined;
 }
 
 function readPemFile(flag: string, path: string): Buffer {
@@ -238,6 +254,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   const handshake = flags.handshake;
   if (handshake !== undefined) oneOf("--handshake", handshake, HANDSHAKES);
   const tls = tlsFromFlags(flags);
+  const shutdownTimeout = parseMilliseconds(flags["shutdown-timeout"] ?? "5000", "--shutdown-timeout");
   // `--inspect` alone arrives as "" (see parseCommandLine): any free port.
   const inspectPort = flags.inspect === undefined ? undefined : flags.inspect === "" ? 0 : parsePort(flags.inspect, "--inspect");
 
@@ -263,7 +280,10 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     // Node's message already names the address: "listen EADDRINUSE: address already in use 127.0.0.1:8000".
     throw new CliError(1, error instanceof Error ? error.message : `cannot listen on ${host}:${port}: ${String(error)}`);
   }
-  stopOnSignals(server);
+  // A handler's stray rejection is logged and the server goes on; an uncaught exception is
+  // logged, the server drains and the process exits 1 (src/process-faults.ts).
+  handleProcessFaults(server, { shutdownTimeout });
+  stopOnSignals(server, shutdownTimeout);
   // stderr, not stdout: stdout carries only pino's lines (the log has the "inspector listening" line too).
   if (server.inspectorUrl) process.stderr.write(`retopy: inspector at ${server.inspectorUrl} (open it in a browser)\n`);
 }
@@ -282,6 +302,7 @@ function parseCommandLine(argv: string[]) {
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         inspect: { type: "string" },
+        "shutdown-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },

@@ -7,7 +7,8 @@ import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
-import { echoed } from "./client-text.js";
+import { asciiLowerCase, echoed } from "./client-text.js";
+import { runInCommandContext, tracksCommands } from "./process-faults.js";
 
 /** What the runner needs from the connection it serves. */
 export interface RunnerHost {
@@ -110,6 +111,11 @@ export class CommandRunner {
     return this.#draining;
   }
 
+  /** Commands received and not replied to yet: the one running (if its reply is owed) and those queued. */
+  get pending(): number {
+    return this.#draining ? this.#queue.length - this.#head + (this.#owed ? 1 : 0) : 0;
+  }
+
   /**
    * Queues a read's batch and, unless commands are already running, runs it at once. The
    * connection sends batches from its socket handler, never from inside the connection
@@ -146,7 +152,7 @@ export class CommandRunner {
       const item = this.#queue[this.#head++]!;
       let pending: Promise<void> | void;
       try {
-        pending = this.#runItem(item);
+        pending = tracksCommands() ? this.#runTracked(item) : this.#runItem(item);
       } catch (error) {
         // #runItem turns every failure of the command into its reply; this is the guard
         // against a bug of our own, which must cost one reply, never the connection's queue.
@@ -216,6 +222,13 @@ export class CommandRunner {
     }
     if (this.#owed && !this.#stopped) this.#replyError(INTERNAL_ERROR);
     this.#owed = false;
+  }
+
+  /** #runItem inside the command's context, so a fault it leaves behind names it (`src/process-faults.ts`). */
+  #runTracked(item: ParsedItem): Promise<void> | void {
+    const first = isCommand(item) ? (item[0] ?? "") : "(login)";
+    const command = asciiLowerCase(echoed(typeof first === "string" ? first : first.toString("utf8")));
+    return runInCommandContext({ connection: this.#host.connection.id, command }, () => this.#runItem(item));
   }
 
   /** Runs one parsed item; returns a promise only when it went async. */

@@ -378,6 +378,11 @@ export class Connection implements ConnectionInfo, RunnerHost {
     if (!this.#runner?.busy) this.#sendClose("server_closing");
   }
 
+  /** @internal Commands received and not replied to yet (what a forced close drops). */
+  get _pendingCommands(): number {
+    return this.#runner?.pending ?? 0;
+  }
+
   /** @internal Forced close, for a server shutdown that ran out of time. */
   _destroy(): void {
     this.#sendClose("server_closing");

@@ -74,7 +74,15 @@ export interface ListenOptions {
 
 export interface CloseOptions {
   /** Milliseconds to let running commands finish before connections are cut (default 5000). */
-  timeout?: number;
+  timeout?: number | undefined;
+}
+
+/** What `close()` had to give up when its timeout ran out; zeros after a clean drain. */
+export interface CloseResult {
+  /** Commands received and never replied to: running or queued on the connections that were cut. */
+  readonly droppedCommands: number;
+  /** Connections cut because they were still busy at the timeout. */
+  readonly connectionsCut: number;
 }
 
 const DEFAULT_LIMITS: ConnectionLimits = {
@@ -140,7 +148,7 @@ export class RetopyServer {
   #listener: Listener | null = null;
   readonly #registry = new Map<string, Connection>();
   readonly #services: ConnectionServices;
-  #closing: Promise<void> | null = null;
+  #closing: Promise<CloseResult> | null = null;
   /** Resolves `close()` once the last connection is released. */
   #onEmpty: (() => void) | null = null;
   readonly #maxConnections: number;
@@ -274,8 +282,9 @@ export class RetopyServer {
   /**
    * Stops accepting, lets each connection finish the commands it already received and
    * receive their replies, then closes it; connections still busy after `timeout` are cut.
+   * Resolves with what the cut dropped (`droppedCommands`), so a caller can exit non-zero.
    */
-  close(options: CloseOptions = {}): Promise<void> {
+  close(options: CloseOptions = {}): Promise<CloseResult> {
     this.#closing ??= this.#close(options.timeout ?? 5000);
     return this.#closing;
   }
@@ -286,7 +295,8 @@ export class RetopyServer {
     this.#listener?.cutHandshakes();
   }
 
-  async #close(timeout: number): Promise<void> {
+  async #close(timeout: number): Promise<CloseResult> {
+    let result: CloseResult = { droppedCommands: 0, connectionsCut: 0 };
     const listener = this.#listener;
     const listenerClosed = new Promise<void>((resolve) => {
       if (!listener?.server.listening) return resolve();
@@ -305,7 +315,10 @@ export class RetopyServer {
       timer = setTimeout(() => resolve("timeout"), timeout);
     });
     if ((await Promise.race([drained, timedOut])) === "timeout") {
-      this.logger.warn({ connections: this.#registry.size }, "close timed out; cutting connections");
+      let droppedCommands = 0;
+      for (const connection of this.#registry.values()) droppedCommands += connection._pendingCommands;
+      result = { droppedCommands, connectionsCut: this.#registry.size };
+      this.logger.warn(result, "close timed out; cutting connections");
       this.closeAllConnections();
       // Destroyed sockets report their close a turn later: resolve once they are released.
       await drained;
@@ -315,6 +328,7 @@ export class RetopyServer {
     this.#services.stats.flush();
     await this.#inspection?.close();
     this.logger.info("server closed");
+    return result;
   }
 
   #accept(socket: Socket): void {

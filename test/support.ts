@@ -23,7 +23,7 @@ export interface Running {
 export async function startServer(app: Application, options: RetopyServerOptions = {}): Promise<Running> {
   const server = new RetopyServer(app, { logger: false, ...options });
   const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
-  return { server, port, close: () => server.close({ timeout: 2000 }) };
+  return { server, port, close: () => server.close({ timeout: 2000 }).then(() => undefined) };
 }
 
 /** Servers and clients that close themselves when the suite that made them ends. */

@@ -12,7 +12,7 @@ import { once } from "node:events";
 import { connect } from "node:net";
 import { after, afterEach, describe, it } from "node:test";
 import { pino } from "pino";
-import { Application, CommandHandler, parameter, RetopyError, status } from "../../src/index.js";
+import { Application, CommandHandler, handleProcessFaults, parameter, RetopyError, status } from "../../src/index.js";
 import { eventually, startServer, TextClient } from "../support.js";
 import { ChildServers } from "./child-server.js";
 import { RawClient, RawClients, resp, sleep } from "../wire.js";
@@ -267,5 +267,35 @@ describe("retopy serve on SIGTERM with commands in flight", () => {
     const messages = server.logs.map((line) => line.msg);
     assert.ok(messages.includes("shutting down") && messages.includes("server closed"), server.stdout);
     assert.ok(!messages.includes("close timed out; cutting connections"), server.stdout);
+  });
+
+  it("--shutdown-timeout: commands still queued when it runs out are dropped, counted in the log, and the exit code is 1", async () => {
+    const server = children.start("test/robustness/fixtures/slow-app.ts", ["--shutdown-timeout", "200"]);
+    const port = await server.port();
+    const client = await RawClient.connect(port);
+    clients.push(client);
+    // One slow command, and 1,000 queued behind it: none of them can finish in 200 ms.
+    client.write(`sleep 3000 slow\r\n${"echo queued\r\n".repeat(1000)}`);
+    await server.waitForStderr("started slow");
+    server.child.kill("SIGTERM");
+    assert.deepEqual(await server.exit(8000), { code: 1, signal: null });
+    const dropped = server.logs.find((line) => line.msg === "shut down with commands dropped");
+    assert.equal(dropped?.droppedCommands, 1001, server.stdout);
+  });
+});
+
+describe("the library installs nothing process-wide unless asked", () => {
+  it("a server adds no process listeners; handleProcessFaults adds them and takes them back", async () => {
+    const events = ["unhandledRejection", "uncaughtException"] as const;
+    const count = () => events.map((event) => process.listenerCount(event));
+    const before = count();
+    const running = await startServer(new Application([Work]));
+    assert.deepEqual(count(), before);
+    const uninstall = handleProcessFaults(running.server);
+    assert.deepEqual(count(), before.map((n) => n + 1));
+    uninstall();
+    uninstall();
+    assert.deepEqual(count(), before);
+    await running.close();
   });
 });
