@@ -103,6 +103,15 @@ function checkSettings(settings: ApplicationSettings) {
   return checked;
 }
 
+/** A command's own timeout, checked when it is mounted. */
+function checkTimeout(name: string, timeout: number | undefined): number | undefined {
+  if (timeout === undefined) return undefined;
+  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0 || timeout > MAX_DELAY) {
+    throw new RetopyError("RETOPY_INVALID_COMMAND", `the timeout of '${name}' must be a number of milliseconds from 0 to ${MAX_DELAY}`);
+  }
+  return timeout;
+}
+
 /** The application's credential check; see `ApplicationSettings.authenticate`. */
 export type AuthenticateFunction = (
   user: string,
@@ -119,6 +128,8 @@ export interface CommandDefinition {
   readonly authenticated: boolean;
   /** Part of the login path (`@command({ login: true })`): runs before a login under `requireLogin`. */
   readonly login: boolean;
+  /** `@command({ timeout })`: milliseconds, 0 for none; undefined leaves it to the server's `commandTimeout`. */
+  readonly timeout: number | undefined;
   /** Whether a first line starting with this command skips the header (handshake `auto`). */
   readonly autoHandshake: boolean;
   /** `set key value`, `rem key [key ...]`. */
@@ -293,6 +304,7 @@ export class Application {
       help: options.help ?? "",
       authenticated: options.authenticated === true || this.#needsLogin(name, options, builtin),
       login: options.login === true,
+      timeout: checkTimeout(name, options.timeout),
       autoHandshake: options.autoHandshake !== false,
       usage: formatUsage(name, specs),
       handlerClass,

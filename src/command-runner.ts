@@ -2,7 +2,7 @@ import { type CloseReason, isCommand, type ParsedItem } from "../machines/connec
 import type { Application, CommandDefinition } from "./application.js";
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";
-import { CommandError, InvalidArgumentError, MissingArgumentError } from "./errors.js";
+import { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError } from "./errors.js";
 import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
@@ -19,6 +19,8 @@ export interface RunnerHost {
   readonly encoder: ReplyEncoder;
   /** Asks the connection's statechart whether `@authenticated` commands may run now. */
   isAuthenticated(): boolean;
+  /** Milliseconds an async command may run; 0 = no limit (a command's own `timeout` wins). */
+  readonly commandTimeout: number;
   /** Writes encoded replies to the client. */
   send(output: OutputChunk | OutputChunk[]): void;
   /** True once the connection should close after the command that is running. */
@@ -260,6 +262,9 @@ export class CommandRunner {
     }
     let handler: CommandHandler | undefined;
     let result: unknown;
+    const timeout = definition.timeout ?? this.#host.commandTimeout;
+    // Only a command with a timeout pays for a signal of its own.
+    const timer = timeout > 0 ? new AbortController() : null;
     try {
       const values = bindArguments(definition.name, definition.params, argv);
       const host = this.#host;
@@ -270,6 +275,7 @@ export class CommandRunner {
         definition,
         argv,
         values,
+        signal: timer ? AbortSignal.any([timer.signal, host.connection.signal]) : undefined,
       });
       handler = fresh;
       const initialized: unknown = definition.hooks.initialize ? fresh.initialize(definition.initializeOptions) : undefined;
@@ -282,12 +288,40 @@ export class CommandRunner {
     }
     const started = handler;
     if (isThenable(result)) {
+      if (timer) return this.#withTimeout(definition, started, Promise.resolve(result), timeout, timer);
       return Promise.resolve(result).then(
         (value) => this.#finish(definition, started, value, false),
         (error: unknown) => this.#finish(definition, started, error, true),
       );
     }
     return this.#finish(definition, started, result, false);
+  }
+
+  /**
+   * An async command with a timeout: whichever comes first, its outcome or the timeout, is
+   * its one reply. On the timeout its signal aborts and what it does later is dropped (a late
+   * `write()` throws inside it, as after any finish), so later replies never wait or shift.
+   */
+  #withTimeout(definition: CommandDefinition, handler: CommandHandler, work: Promise<unknown>, timeout: number, timer: AbortController): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let settled = false;
+      const settle = (outcome: unknown, failed: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(clock);
+        resolve(this.#finish(definition, handler, outcome, failed));
+      };
+      const clock = setTimeout(() => {
+        const error = new CommandTimeoutError(definition.name, timeout);
+        this.#host.connection.logger.warn({ command: definition.name, timeout }, "command timed out");
+        timer.abort(error);
+        settle(error, true);
+      }, timeout);
+      work.then(
+        (value) => settle(value, false),
+        (error: unknown) => settle(error, true),
+      );
+    });
   }
 
   /** `prepare()`, then the command; after an async prepare, only if the client is still there. */

@@ -42,6 +42,11 @@ export interface CommandOptions {
    * (AUTH, HELLO and QUIT are; mark your own login command with it).
    */
   login?: boolean;
+  /**
+   * Milliseconds this command may take, overriding the server's `commandTimeout`; 0 = no
+   * limit. Past it the command's `this.signal` aborts and the client gets `-TIMEOUT ...`.
+   */
+  timeout?: number;
 }
 
 /** A parameter after validation: every option resolved. */

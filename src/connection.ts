@@ -38,6 +38,8 @@ export interface ConnectionLimits {
   readonly maxArgs: number;
   /** Milliseconds without a complete command before the connection closes; 0 = never. */
   readonly idleTimeout: number;
+  /** Milliseconds an async command may run before it is answered `-TIMEOUT`; 0 = no limit. */
+  readonly commandTimeout: number;
   /** Unsent reply bytes above which reading from the client stops until they drain. */
   readonly outputHighWaterMark: number;
   /** Unsent reply bytes past which the client is disconnected; 0 = no limit. */
@@ -248,6 +250,10 @@ export class Connection implements ConnectionInfo, RunnerHost {
   requestClose(reason: CloseReason): void {
     this.#closeReason ??= reason;
     if (!this.#runner?.busy) this.closeNow();
+  }
+
+  get commandTimeout(): number {
+    return this.#limits.commandTimeout;
   }
 
   get drainRequested(): boolean {

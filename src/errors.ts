@@ -17,6 +17,17 @@ export class CommandError extends Error {
   }
 }
 
+/**
+ * A command ran past its timeout (`commandTimeout`, `@command({ timeout })`): its signal is
+ * aborted with this error, and the client gets `-TIMEOUT command 'name' timed out after N ms`.
+ */
+export class CommandTimeoutError extends CommandError {
+  constructor(command: string, readonly timeout: number) {
+    super(`command '${command}' timed out after ${timeout} ms`, "TIMEOUT");
+    this.name = "CommandTimeoutError";
+  }
+}
+
 /** A declared argument was not given and has no default. */
 export class MissingArgumentError extends CommandError {
   readonly argument: string;

@@ -78,6 +78,8 @@ export interface HandlerContext {
   readonly argv: readonly RawArgument[];
   /** The converted arguments, one per parameter of `definition` (an array for a variadic one). */
   readonly values: BoundArguments;
+  /** The command's own signal when it has a timeout; else the connection's is used. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -221,9 +223,12 @@ export class CommandHandler {
     return this._finished;
   }
 
-  /** Shortcut for `this.connection.signal`. */
+  /**
+   * Aborted when the connection closes, or when the command runs past its timeout
+   * (`commandTimeout`, `@command({ timeout })`): hand it to `fetch`, timers, queries.
+   */
   get signal(): AbortSignal {
-    return this.connection.signal;
+    return this.#context.signal ?? this.connection.signal;
   }
 
   /** Shortcut for `this.connection.logger`. */

@@ -29,7 +29,7 @@ export type {
   ParameterType,
   RawArgument,
 } from "./command-spec.js";
-export { CommandError, InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
+export { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
 export type { RetopyErrorCode } from "./errors.js";
 export { Status, status, Verbatim, verbatim } from "./reply.js";
 export type { ReplyValue } from "./reply.js";

@@ -46,6 +46,14 @@ export interface RetopyServerOptions {
    * (pub/sub) connections are exempt, as in Redis.
    */
   idleTimeout?: number;
+  /**
+   * Milliseconds an async command may run (default 0 = no limit, as Redis has none; a
+   * blocking-style command such as a queue's wait would be cut). Past it, the command's
+   * `this.signal` aborts, the client gets `-TIMEOUT command 'name' timed out after N ms`, and
+   * whatever the command writes or returns later is dropped; later replies keep their order.
+   * `@command({ timeout })` sets one command's. A synchronous command cannot be interrupted.
+   */
+  commandTimeout?: number;
   /** Unsent reply bytes above which the server stops reading from that client (default 1 MiB). */
   outputHighWaterMark?: number;
   /**
@@ -93,6 +101,7 @@ const DEFAULT_LIMITS: ConnectionLimits = {
   maxBulkLength: 512 * 1024 * 1024,
   maxArgs: 1024 * 1024,
   idleTimeout: 0,
+  commandTimeout: 0,
   outputHighWaterMark: 1024 * 1024,
   maxOutputBuffer: 64 * 1024 * 1024,
 };
@@ -109,6 +118,7 @@ function checkLimits(options: RetopyServerOptions): ConnectionLimits {
     maxBulkLength: options.maxBulkLength ?? DEFAULT_LIMITS.maxBulkLength,
     maxArgs: options.maxArgs ?? DEFAULT_LIMITS.maxArgs,
     idleTimeout: options.idleTimeout ?? DEFAULT_LIMITS.idleTimeout,
+    commandTimeout: options.commandTimeout ?? DEFAULT_LIMITS.commandTimeout,
     outputHighWaterMark: options.outputHighWaterMark ?? DEFAULT_LIMITS.outputHighWaterMark,
     maxOutputBuffer: options.maxOutputBuffer ?? DEFAULT_LIMITS.maxOutputBuffer,
   };
@@ -122,6 +132,7 @@ function checkLimits(options: RetopyServerOptions): ConnectionLimits {
     "maxBulkLength",
     "maxArgs",
     "idleTimeout",
+    "commandTimeout",
     "outputHighWaterMark",
     "maxOutputBuffer",
   ] as const;
