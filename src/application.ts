@@ -42,6 +42,15 @@ export interface ApplicationSettings {
    */
   maxAuthFailures?: number;
   /**
+   * Failed logins one remote address may make across all its connections within
+   * `authFailureWindow` (default 30; 0: unlimited). Past it, that address's logins are refused
+   * without asking `authenticate` until the window ends, so reconnecting buys no guesses.
+   * IPv6 addresses count by their /64 network.
+   */
+  maxAuthFailuresPerAddress?: number;
+  /** The window of `maxAuthFailuresPerAddress`, in milliseconds (default 60000). */
+  authFailureWindow?: number;
+  /**
    * Like Redis's `requirepass`: until a connection has logged in, only the login path runs
    * (AUTH, HELLO with AUTH, a header `auth=`, commands marked `@command({ login: true })`)
    * and QUIT; everything else is refused with `-NOAUTH Authentication required.` (text mode:
@@ -76,10 +85,19 @@ function checkSettings(settings: ApplicationSettings) {
     authenticate: settings.authenticate,
     authFailureDelay: settings.authFailureDelay ?? 100,
     maxAuthFailures: settings.maxAuthFailures ?? 10,
+    maxAuthFailuresPerAddress: settings.maxAuthFailuresPerAddress ?? 30,
+    authFailureWindow: settings.authFailureWindow ?? 60_000,
     requireLogin: settings.requireLogin ?? false,
     builtinLogin: Object.freeze({ ...(settings.builtinLogin ?? {}) }) as Readonly<Record<string, boolean>>,
     processInfo: settings.processInfo ?? "logged-in",
   };
+  if (!Number.isSafeInteger(checked.maxAuthFailuresPerAddress) || checked.maxAuthFailuresPerAddress < 0) {
+    throw new RetopyError("RETOPY_INVALID_OPTION", "maxAuthFailuresPerAddress must be a non-negative integer (0: unlimited)");
+  }
+  const window = checked.authFailureWindow;
+  if (typeof window !== "number" || !Number.isFinite(window) || window <= 0) {
+    throw new RetopyError("RETOPY_INVALID_OPTION", "authFailureWindow must be a positive number of milliseconds");
+  }
   if (typeof checked.requireLogin !== "boolean") throw new RetopyError("RETOPY_INVALID_OPTION", "requireLogin must be a boolean");
   if (checked.requireLogin && checked.authenticate === undefined) {
     throw new RetopyError("RETOPY_INVALID_OPTION", "requireLogin needs an authenticate function: without it nobody could ever log in");

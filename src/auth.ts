@@ -15,6 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ApplicationSettings, AuthenticateFunction } from "./application.js";
 import { RetopyError } from "./errors.js";
 import type { ConnectionInfo } from "./handler.js";
+import { LoginBudget } from "./login-budget.js";
 
 function digest(value: string | Buffer): Buffer {
   return createHash("sha256").update(value).digest();
@@ -69,7 +70,21 @@ export type LoginOutcome =
 type AuthSettings = Pick<ApplicationSettings, "authenticate"> & {
   readonly authFailureDelay: number;
   readonly maxAuthFailures: number;
+  readonly maxAuthFailuresPerAddress: number;
+  readonly authFailureWindow: number;
 };
+
+/** One budget per application (its settings object), shared by all its servers' connections. */
+const budgets = new WeakMap<AuthSettings, LoginBudget>();
+
+function budgetOf(settings: AuthSettings): LoginBudget {
+  let budget = budgets.get(settings);
+  if (!budget) {
+    budget = new LoginBudget(settings.maxAuthFailuresPerAddress, settings.authFailureWindow);
+    budgets.set(settings, budget);
+  }
+  return budget;
+}
 
 /** Failed attempts per connection; weak, so a closed connection takes its count with it. */
 const failures = new WeakMap<ConnectionInfo, number>();
@@ -100,7 +115,16 @@ export async function performLogin(
   const { authenticate, maxAuthFailures } = settings;
   // Nothing can succeed, so there is nothing to slow down or count.
   if (!authenticate) return UNCONFIGURED;
-  const locked = maxAuthFailures > 0 && authFailuresOf(connection) >= maxAuthFailures;
+  const budget = budgetOf(settings);
+  // Charged now, before any await: a client that hangs up before its refusal still paid.
+  const charge = budget.charge(connection.remoteAddress);
+  if (charge === "just-spent") {
+    connection.logger.warn(
+      { remoteAddress: connection.remoteAddress, maxAuthFailuresPerAddress: settings.maxAuthFailuresPerAddress, authFailureWindow: settings.authFailureWindow },
+      "too many failed logins from this address; refusing its logins for the rest of the window",
+    );
+  }
+  const locked = (maxAuthFailures > 0 && authFailuresOf(connection) >= maxAuthFailures) || charge !== "allowed";
   let result: boolean | string = false;
   if (!locked) {
     try {
@@ -111,6 +135,7 @@ export async function performLogin(
     }
   }
   if (result) {
+    budget.refund(connection.remoteAddress);
     const name = typeof result === "string" ? result : user;
     connection.user = name;
     return { ok: true, user: name };

@@ -24,6 +24,7 @@ import {
   type Status,
   status,
 } from "../../src/index.js";
+import { addressKey } from "../../src/login-budget.js";
 import { connectRedis } from "../redis-support.js";
 import { eventually, type TextClient, useTestBed } from "../support.js";
 
@@ -459,5 +460,52 @@ describe("no credential in the logs", () => {
     assert.ok(custom, logged);
     assert.deepEqual(JSON.parse(custom).form, { pin: "[redacted]", password: "[redacted]" });
     assert.equal(JSON.parse(custom).args, "[redacted]");
+  });
+});
+
+describe("failed logins per remote address", () => {
+  const bed = useTestBed();
+
+  it("hanging up before the refusal buys nothing: past the budget, authenticate is not asked until the window ends", async () => {
+    let asked = 0;
+    const check = passwordAuthenticator({ alice: GOOD });
+    const port = await bed.serve(
+      new Application([Guarded], {
+        authenticate: (user, password, connection) => {
+          asked++;
+          return check(user, password, connection);
+        },
+        authFailureDelay: 100,
+        maxAuthFailuresPerAddress: 5,
+        authFailureWindow: 1500,
+      }),
+    );
+    // The review's attack: send a guess, wait 5 ms, hang up before the delayed refusal, reconnect.
+    for (let i = 0; i < 20; i++) {
+      const guesser = await bed.open(port);
+      guesser.write(`${HEADER}AUTH alice wrong${i}\r\n`);
+      await sleep(5);
+      guesser.close();
+    }
+    await eventually(() => asked === 5, 2000, "five guesses to reach authenticate");
+    await sleep(100);
+    assert.equal(asked, 5, "no more than the budget reached authenticate");
+    // Even the right password is refused from this address until the window ends...
+    const refused = await bed.open(port);
+    refused.write(`${HEADER}AUTH alice ${GOOD}\r\n`);
+    assert.match(await refused.readLine(), /^-WRONGPASS/);
+    assert.equal(asked, 5);
+    // ...and accepted after it.
+    await sleep(1500);
+    const later = await bed.open(port);
+    later.write(`${HEADER}AUTH alice ${GOOD}\r\nwhoami\r\n`);
+    assert.deepEqual(await later.readLines(2), ["+OK", "you are alice"]);
+  });
+
+  it("counts IPv6 addresses by their /64 network and IPv4-mapped ones as IPv4", () => {
+    assert.equal(addressKey("2001:db8:0:1:aaaa::1"), addressKey("2001:db8::1:ffff:0:0:2"));
+    assert.notEqual(addressKey("2001:db8:0:1::1"), addressKey("2001:db8:0:2::1"));
+    assert.equal(addressKey("::ffff:127.0.0.1"), "127.0.0.1");
+    assert.equal(addressKey("10.0.0.1"), "10.0.0.1");
   });
 });
