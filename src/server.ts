@@ -9,6 +9,7 @@ import { Connection, type ConnectionLimits, type ConnectionServices } from "./co
 import { LiveInspector } from "./inspect/live-inspector.js";
 import type { InspectOptions } from "./inspect/options.js";
 import { createHandlerActor } from "./handler-actor.js";
+import { connectionsTheFdLimitAllows, openFileLimit } from "./fd-limit.js";
 import { Listener } from "./listener.js";
 import { RetopyError } from "./errors.js";
 import type { ConnectionInfo, ServerInfo } from "./handler.js";
@@ -162,7 +163,8 @@ export class RetopyServer {
   #closing: Promise<CloseResult> | null = null;
   /** Resolves `close()` once the last connection is released. */
   #onEmpty: (() => void) | null = null;
-  readonly #maxConnections: number;
+  /** The `maxConnections` option, lowered at `listen()` if the open-file limit allows fewer. */
+  #maxConnections: number;
   /** Set while at `maxConnections`, so a flood of refusals logs one warning, not one each. */
   #atCapacity = false;
   /** Looks for idle connections; one timer for the server rather than one per connection. */
@@ -260,6 +262,7 @@ export class RetopyServer {
             reject(new RetopyError("RETOPY_SERVER_STATE", "the server was closed before it started listening"));
             return;
           }
+          this.#fitConnectionsToFdLimit();
           const address = server.address() as AddressInfo;
           this.logger.info({ address: address.address, port: address.port, ...(listener.tls && { tls: true }) }, "listening");
           resolve(address);
@@ -373,6 +376,22 @@ export class RetopyServer {
     // Never wait on a peer that does not read: the socket goes within a second either way.
     setTimeout(() => socket.destroy(), 1000).unref();
     this.#countRefusal();
+  }
+
+  /**
+   * Lowers the connection cap to what the open-file limit allows, with a warning, as Redis
+   * does: past the limit the kernel refuses clients silently (see src/fd-limit.ts).
+   */
+  #fitConnectionsToFdLimit(): void {
+    const allowed = connectionsTheFdLimitAllows();
+    if (allowed === null) return;
+    const configured = this.#maxConnections;
+    if (configured !== 0 && configured <= allowed) return;
+    this.#maxConnections = allowed;
+    this.logger.warn(
+      { maxConnections: configured === 0 ? "unlimited" : configured, openFileLimit: openFileLimit(), lowered: allowed },
+      "maxConnections exceeds what the open-file limit allows; lowering it (raise the limit with ulimit -n or LimitNOFILE=)",
+    );
   }
 
   /** True when `maxConnections` are open (TLS clients still in their handshake included). */

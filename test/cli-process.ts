@@ -25,9 +25,14 @@ export class CliProcess {
   stderr = "";
   readonly #exited: Promise<Exit>;
 
-  constructor(args: readonly string[]) {
+  /** `openFileLimit`: run it under `ulimit -n` of that many descriptors (through bash). */
+  constructor(args: readonly string[], options: { openFileLimit?: number } = {}) {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const command = [process.execPath, CLI, ...args];
+    this.child =
+      options.openFileLimit === undefined
+        ? spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+        : spawn("bash", ["-c", `ulimit -n ${options.openFileLimit} && exec "$@"`, "bash", ...command], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
     this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
     // "close", not "exit": the output streams are complete by then.

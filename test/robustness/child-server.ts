@@ -10,8 +10,8 @@ export { CLI, type Exit } from "../cli-process.js";
 
 /** `retopy serve <module> --port 0 --host 127.0.0.1 [args]`. */
 export class ChildServer extends CliProcess {
-  constructor(module: string, args: readonly string[] = []) {
-    super(["serve", module, "--port", "0", "--host", "127.0.0.1", ...args]);
+  constructor(module: string, args: readonly string[] = [], options: { openFileLimit?: number } = {}) {
+    super(["serve", module, "--port", "0", "--host", "127.0.0.1", ...args], options);
   }
 }
 
@@ -19,8 +19,8 @@ export class ChildServer extends CliProcess {
 export class ChildServers {
   readonly #started: ChildServer[] = [];
 
-  start(module: string, args?: readonly string[]): ChildServer {
-    const server = new ChildServer(module, args);
+  start(module: string, args?: readonly string[], options?: { openFileLimit?: number }): ChildServer {
+    const server = new ChildServer(module, args, options);
     this.#started.push(server);
     return server;
   }

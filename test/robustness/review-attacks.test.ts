@@ -169,3 +169,33 @@ describe("a careless handler's stray faults", () => {
     assert.equal(line.command, "bomb", JSON.stringify(line));
   });
 });
+
+describe("the open-file limit", () => {
+  it("under ulimit -n 64: a warning at start, and clients past the limit get a refusal line instead of a silent reset", async () => {
+    const server = children.start("examples/kv.ts", [], { openFileLimit: 64 });
+    const port = await server.port();
+    const lowered = server.logs.find((line) => String(line.msg).startsWith("maxConnections exceeds what the open-file limit allows"));
+    assert.ok(lowered && typeof lowered.lowered === "number" && lowered.lowered < 64, server.stdout);
+    const opened = [];
+    for (let i = 0; i < 100; i++) opened.push(await clients.open(port));
+    for (const client of opened) client.write("ping\r\n");
+    let served = 0;
+    let refused = 0;
+    for (const client of opened) {
+      // A client the kernel turned away silently closes here with nothing received.
+      await client.until((received) => received.indexOf("\r\n") !== -1, "a reply line", 5000);
+      const text = client.text;
+      if (text.startsWith("+PONG")) served++;
+      else if (text.startsWith("-ERR max number of clients reached")) refused++;
+      else assert.fail(`neither served nor refused: ${JSON.stringify(text)}`);
+    }
+    assert.equal(served, lowered.lowered);
+    assert.equal(refused, 100 - served);
+    assert.equal(server.logs.filter((line) => line.msg === "max number of clients reached; refusing new connections").length, 1);
+    clients.destroyAll();
+    const later = await clients.open(port);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    later.write("ping\r\n");
+    assert.deepEqual(await later.lines(1), ["+PONG"]);
+  });
+});
