@@ -6,6 +6,15 @@ export function reportToBench(port) {
     return;
   }
   process.send({ type: "listening", port });
+  answerMemoryProbes();
+}
+
+/**
+ * Answers the bench's IPC message "memory" with process.memoryUsage() after a forced GC (run
+ * with --expose-gc), so a measured RSS holds what the server retains, not garbage; exits
+ * when the bench goes away.
+ */
+export function answerMemoryProbes() {
   process.on("message", (message) => {
     if (message !== "memory") return;
     globalThis.gc?.();
