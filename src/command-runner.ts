@@ -38,6 +38,35 @@ export interface RunnerHost {
   outputBlocked(): Promise<void> | null;
 }
 
+/**
+ * The signal of a command with a timeout: aborts on the timeout, or when the connection
+ * closes. A listener on the connection's signal rather than `AbortSignal.any`, so nothing is
+ * left registered on a long-lived connection once the command is done (`release`).
+ */
+class CommandSignal {
+  readonly #controller = new AbortController();
+  readonly #connection: AbortSignal;
+  readonly #onClose = () => this.#controller.abort(this.#connection.reason);
+
+  constructor(connection: AbortSignal) {
+    this.#connection = connection;
+    if (connection.aborted) this.#controller.abort(connection.reason);
+    else connection.addEventListener("abort", this.#onClose, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#controller.abort(reason);
+  }
+
+  release(): void {
+    this.#connection.removeEventListener("abort", this.#onClose);
+  }
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
 }
@@ -264,7 +293,7 @@ export class CommandRunner {
     let result: unknown;
     const timeout = definition.timeout ?? this.#host.commandTimeout;
     // Only a command with a timeout pays for a signal of its own.
-    const timer = timeout > 0 ? new AbortController() : null;
+    const timer = timeout > 0 ? new CommandSignal(this.#host.connection.signal) : null;
     try {
       const values = bindArguments(definition.name, definition.params, argv);
       const host = this.#host;
@@ -275,7 +304,7 @@ export class CommandRunner {
         definition,
         argv,
         values,
-        signal: timer ? AbortSignal.any([timer.signal, host.connection.signal]) : undefined,
+        signal: timer?.signal,
       });
       handler = fresh;
       const initialized: unknown = definition.hooks.initialize ? fresh.initialize(definition.initializeOptions) : undefined;
@@ -283,6 +312,7 @@ export class CommandRunner {
         ? Promise.resolve(initialized).then(() => this.#prepareAndInvoke(definition, fresh))
         : this.#prepareAndInvoke(definition, fresh);
     } catch (error) {
+      timer?.release();
       // No handler yet means bad arguments: onFinish only runs for commands that started.
       return handler ? this.#finish(definition, handler, error, true) : this.#complete(definition, null, error, true);
     }
@@ -294,6 +324,7 @@ export class CommandRunner {
         (error: unknown) => this.#finish(definition, started, error, true),
       );
     }
+    timer?.release();
     return this.#finish(definition, started, result, false);
   }
 
@@ -302,13 +333,14 @@ export class CommandRunner {
    * its one reply. On the timeout its signal aborts and what it does later is dropped (a late
    * `write()` throws inside it, as after any finish), so later replies never wait or shift.
    */
-  #withTimeout(definition: CommandDefinition, handler: CommandHandler, work: Promise<unknown>, timeout: number, timer: AbortController): Promise<void> {
+  #withTimeout(definition: CommandDefinition, handler: CommandHandler, work: Promise<unknown>, timeout: number, timer: CommandSignal): Promise<void> {
     return new Promise<void>((resolve) => {
       let settled = false;
       const settle = (outcome: unknown, failed: boolean) => {
         if (settled) return;
         settled = true;
         clearTimeout(clock);
+        timer.release();
         resolve(this.#finish(definition, handler, outcome, failed));
       };
       const clock = setTimeout(() => {

@@ -67,7 +67,10 @@ export function handleProcessFaults(server: RetopyServer, options: ProcessFaultO
     if (exiting) return;
     exiting = true;
     const exit = () => process.exit(options.exitCode ?? 1);
-    server.close({ timeout: options.shutdownTimeout ?? 5000 }).then(exit, exit);
+    const timeout = options.shutdownTimeout ?? 5000;
+    server.close({ timeout }).then(exit, exit);
+    // The throw may have broken what close() relies on: exit anyway a second after its timeout.
+    setTimeout(exit, timeout + 1000).unref();
   };
   process.on("unhandledRejection", onRejection);
   process.on("uncaughtException", onException);

@@ -95,6 +95,17 @@ describe("commandTimeout", () => {
     clients.destroyAll();
   });
 
+  it("a timed command's signal still aborts when its client goes away", async () => {
+    const port = await bed.serve(new Application([Stuck]), { commandTimeout: 10_000, handshake: "none" });
+    const client = await clients.open(port);
+    const before = seen.aborted;
+    client.write(resp("forever"));
+    await sleep(100);
+    client.destroy();
+    await eventually(() => seen.aborted === before + 1, 2000, "the command's signal to abort");
+    assert.doesNotMatch(seen.reason, /timed out/);
+  });
+
   it("a bad timeout is refused at startup", () => {
     assert.throws(() => new Application().command("x", { timeout: -1 }, () => "x"), (e) => e instanceof RetopyError && e.code === "RETOPY_INVALID_COMMAND");
   });
