@@ -9,6 +9,7 @@ import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./r
 import type { StatsBuffer } from "./stats.js";
 import { asciiLowerCase, echoed } from "./client-text.js";
 import { runInCommandContext, tracksCommands } from "./process-faults.js";
+import { CommandSignal } from "./command-signal.js";
 
 /** What the runner needs from the connection it serves. */
 export interface RunnerHost {
@@ -36,35 +37,6 @@ export interface RunnerHost {
    * mark): a promise that settles once it has caught up, or the connection closed. Else null.
    */
   outputBlocked(): Promise<void> | null;
-}
-
-/**
- * The signal of a command with a timeout: aborts on the timeout, or when the connection
- * closes. A listener on the connection's signal rather than `AbortSignal.any`, so nothing is
- * left registered on a long-lived connection once the command is done (`release`).
- */
-class CommandSignal {
-  readonly #controller = new AbortController();
-  readonly #connection: AbortSignal;
-  readonly #onClose = () => this.#controller.abort(this.#connection.reason);
-
-  constructor(connection: AbortSignal) {
-    this.#connection = connection;
-    if (connection.aborted) this.#controller.abort(connection.reason);
-    else connection.addEventListener("abort", this.#onClose, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    this.#controller.abort(reason);
-  }
-
-  release(): void {
-    this.#connection.removeEventListener("abort", this.#onClose);
-  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
