@@ -9,15 +9,20 @@ import { respRequest } from "./model.mjs";
 import { bump, countErrorReply, countRefusal, errorKind, recordFailure, scenario, tally } from "./tallies.mjs";
 import { Wire, peer } from "./wire.mjs";
 
+/** src/protocol/telnet.ts's MAX_SUBNEGOTIATION: an `IAC SB` that never ends swallows no more. */
+const SUBNEGOTIATION_LIMIT = 512;
+
 /**
  * What a text-protocol server must see of `bytes` once telnet commands (RFC 854) are taken
  * out: IAC IAC is a literal 0xFF, IAC WILL/WONT/DO/DONT takes one option byte, IAC SB runs
- * to IAC SE, IAC and any other byte is a command of its own. Returns the bytes kept and
- * the bytes that bring the stream back to plain data (so what follows is read as text).
+ * to IAC SE (or, as the server bounds it, until its 513th byte other than an IAC pair,
+ * which is text again), IAC and any other byte is a command of its own. Returns the bytes
+ * kept and the bytes that bring the stream back to plain data (so what follows is read as text).
  */
 function withoutTelnet(bytes) {
   const kept = [];
   let state = "data";
+  let subLength = 0;
   for (const byte of bytes) {
     if (state === "data") {
       if (byte === 0xff) state = "command";
@@ -25,9 +30,15 @@ function withoutTelnet(bytes) {
     } else if (state === "command") {
       if (byte === 0xff) kept.push(0xff);
       state = byte === 0xff ? "data" : byte >= 0xfb && byte <= 0xfe ? "option" : byte === 0xfa ? "sub" : "data";
+      subLength = 0;
     } else if (state === "option") state = "data";
-    else if (state === "sub") state = byte === 0xff ? "sub-iac" : "sub";
-    else state = byte === 0xf0 ? "data" : "sub";
+    else if (state === "sub") {
+      if (byte === 0xff) state = "sub-iac";
+      else if (++subLength > SUBNEGOTIATION_LIMIT) {
+        state = "data";
+        kept.push(byte);
+      }
+    } else state = byte === 0xf0 ? "data" : "sub";
   }
   const back = { data: [], command: [0xf1], option: [0x01], sub: [0xff, 0xf0], "sub-iac": [0xf0] }[state];
   return { kept: Buffer.from(kept), back: Buffer.from(back) };

@@ -38,8 +38,12 @@ export const reply = {
   error: (message) => Object.assign(Buffer.from(`-ERR ${message}\r\n`, "latin1"), { isError: true }),
 };
 
-/** Can a text client read this value back exactly? (printable ASCII only: one line, no escapes) */
+/**
+ * Can a text client read this value back exactly? Printable ASCII only, and not starting with
+ * `"`: the server shows such a value quoted, redis-cli style, so it reads back unambiguously.
+ */
 function textSafe(value) {
+  if (value[0] === 0x22) return false;
   for (const byte of value) if (byte < 0x20 || byte > 0x7e) return false;
   return true;
 }
