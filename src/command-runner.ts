@@ -105,7 +105,15 @@ export class CommandRunner {
    */
   push(values: readonly ReplyValue[]): void {
     if (this.#stopped) return;
-    this.#host.encoder.encodePush(values, this.#output);
+    // An encoder writes as it goes: a value that fails halfway must not leave half a frame
+    // in the output, where it would corrupt every reply after it. The caller gets the error.
+    this.#output.beginReply();
+    try {
+      this.#host.encoder.encodePush(values, this.#output);
+    } catch (error) {
+      this.#output.abandonReply();
+      throw error;
+    }
     if (!this.#draining || this.#waiting) this.#flush();
   }
 

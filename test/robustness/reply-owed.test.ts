@@ -79,6 +79,13 @@ class Faulty extends CommandHandler {
     return act(this.#fault, "command") ?? "survived";
   }
 
+  /** Pushes a value whose encoding fails halfway (a getter that throws inside an object). */
+  @parameter()
+  badpush(): string {
+    this.connection.push("message", "news", { ok: 1, get broken(): never { throw new Error("getter"); } } as never);
+    return "pushed";
+  }
+
   @parameter({ name: "word" })
   echo(): string {
     return this.getArgument("word");
@@ -94,6 +101,16 @@ const fault: fc.Arbitrary<Fault> = fc.record({
 describe("exactly one reply per command, whatever is thrown", () => {
   const bed = useTestBed();
   const clients = new RawClients();
+
+  it("a push that fails to encode halfway leaves no half frame: the command fails, later replies are intact", async () => {
+    const port = await bed.serve(new Application([Faulty]), { handshake: "none" });
+    const client = await clients.open(port);
+    client.write(Buffer.concat([resp("HELLO", "3"), resp("badpush"), resp("echo", "after")]));
+    const [, failed, after] = (await client.nextReplies(3, 3)).map(renderReply);
+    assert.match(failed!, /^-ERR Internal Server Error/);
+    assert.equal(after, "after");
+    client.destroy();
+  });
 
   it("holds for any mix of faulty and good commands, text and RESP", async () => {
     const faultsSeen = new ProcessFaults().start();
