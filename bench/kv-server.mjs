@@ -10,7 +10,7 @@ import { reportToBench } from "./child-ipc.mjs";
 import { register } from "tsx/esm/api";
 
 register(); // examples/ is TypeScript and not part of dist/
-const { RetopyServer } = await import("../dist/src/index.js");
+const { RetopyServer, handleProcessFaults } = await import("../dist/src/index.js");
 // kv.ts imports "retopy", which resolves to the same dist/src/index.js as above.
 const { default: app } = await import("../examples/kv.ts");
 
@@ -19,4 +19,7 @@ const { default: app } = await import("../examples/kv.ts");
 const inspect = process.env.BENCH_KV_INSPECT === "1" ? { port: 0 } : undefined;
 const server = new RetopyServer(app, { logger: false, maxConnections: 20_000, inspect });
 const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
+// As `retopy serve` runs it: the fault policy tracks each command's context, which has a cost
+// (a per-command name lowercased with a RegExp once cost the CLI 25% of its pipelined SETs).
+handleProcessFaults(server);
 reportToBench(port);

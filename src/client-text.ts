@@ -15,7 +15,15 @@ const UPPER = /[A-Z]/g;
 
 /** `text` with A–Z folded to a–z and every other character kept. */
 export function asciiLowerCase(text: string): string {
-  return text.replace(UPPER, (c) => String.fromCharCode(c.charCodeAt(0) + 0x20));
+  // Command names and keywords are short ASCII: one scan, then the engine's own folding,
+  // which agrees with ours on ASCII. Only text with other characters takes the slow path.
+  let upper = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return text.replace(UPPER, (u) => String.fromCharCode(u.charCodeAt(0) + 0x20));
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  return upper ? text.toLowerCase() : text;
 }
 
 /** `text`, or its first {@link ECHO_LIMIT} characters followed by `...`. */

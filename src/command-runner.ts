@@ -7,8 +7,8 @@ import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
-import { asciiLowerCase, echoed } from "./client-text.js";
-import { runInCommandContext, tracksCommands } from "./process-faults.js";
+import { echoed } from "./client-text.js";
+import { LazyCommandContext, runInCommandContext, tracksCommands } from "./process-faults.js";
 import { CommandSignal } from "./command-signal.js";
 
 /** What the runner needs from the connection it serves. */
@@ -238,8 +238,10 @@ export class CommandRunner {
   /** #runItem inside the command's context, so a fault it leaves behind names it (`src/process-faults.ts`). */
   #runTracked(item: ParsedItem): Promise<void> | void {
     const first = isCommand(item) ? (item[0] ?? "") : "(login)";
-    const command = asciiLowerCase(echoed(typeof first === "string" ? first : first.toString("utf8")));
-    return runInCommandContext({ connection: this.#host.connection.id, command }, () => this.#runItem(item));
+    // A Buffer name (long or not ASCII) is decoded now: the context may outlive the read.
+    const name = typeof first === "string" ? first : echoed(first.toString("utf8"));
+    const context = new LazyCommandContext(this.#host.connection.id, name);
+    return runInCommandContext(context, () => this.#runItem(item));
   }
 
   /** Runs one parsed item; returns a promise only when it went async. */

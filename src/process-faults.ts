@@ -16,6 +16,7 @@
  * that did not ask for it should not pay.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { asciiLowerCase, echoed } from "./client-text.js";
 import type { RetopyServer } from "./server.js";
 
 /** Where a fault came from: the connection's id and the command that was running. */
@@ -31,6 +32,23 @@ let tracking = 0;
 /** @internal True once a server tracks which command each async task belongs to. */
 export function tracksCommands(): boolean {
   return tracking > 0;
+}
+
+/**
+ * @internal The context as the runner enters it: the name is worked out only when a fault
+ * is logged, so a pipeline of commands that leave nothing behind pays one small object each.
+ */
+export class LazyCommandContext implements CommandContext {
+  readonly connection: string;
+  readonly #first: string;
+  #command: string | undefined;
+  constructor(connection: string, first: string) {
+    this.connection = connection;
+    this.#first = first;
+  }
+  get command(): string {
+    return (this.#command ??= asciiLowerCase(echoed(this.#first)));
+  }
 }
 
 /** @internal Runs `run` (a command) so that whatever it starts knows its context. */
@@ -53,11 +71,13 @@ export interface ProcessFaultOptions {
 export function handleProcessFaults(server: RetopyServer, options: ProcessFaultOptions = {}): () => void {
   const { logger } = server;
   const log = (level: "error" | "fatal", error: unknown, msg: string) => {
-    const context = commandContext.getStore();
+    const store = commandContext.getStore();
+    // Named fields, not a spread: the command's name is a getter, worked out only here.
+    const context = store ? { connection: store.connection, command: store.command } : {};
     try {
       logger[level]({ err: error, ...context }, msg);
     } catch {
-      logger[level]({ ...context }, `${msg} (with a value that cannot be logged)`);
+      logger[level](context, `${msg} (with a value that cannot be logged)`);
     }
   };
   let exiting = false;
