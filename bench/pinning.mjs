@@ -105,7 +105,7 @@ async function startRetopy(maxOutput) {
   const settle = async () => {
     child.send("memory");
     const [{ usage }] = await once(child, "message");
-    return { rss: rssBytes(child.pid), live: usage.heapUsed + usage.arrayBuffers };
+    return { rss: rssBytes(child.pid), live: usage.heapUsed + usage.arrayBuffers, committed: usage.heapTotal };
   };
   return { name: "retopy", port, child, pid: child.pid, settle };
 }
@@ -123,7 +123,7 @@ async function startBaseline() {
   const settle = async () => {
     child.send("memory");
     const [{ usage }] = await once(child, "message");
-    return { rss: rssBytes(child.pid), live: usage.heapUsed + usage.arrayBuffers };
+    return { rss: rssBytes(child.pid), live: usage.heapUsed + usage.arrayBuffers, committed: usage.heapTotal };
   };
   return { name: "node:net", port, child, pid: child.pid, settle };
 }
@@ -186,7 +186,8 @@ async function kvCase(server) {
   await sleep(Number(process.env.PINNING_IDLE ?? 12_000));
   const after = await server.settle();
   const live = before.live === null ? null : after.live - before.live;
-  return { before: before.rss, after: after.rss, growth: after.rss - before.rss, live, seconds };
+  const committed = before.committed === undefined ? null : after.committed - before.committed;
+  return { before: before.rss, after: after.rss, growth: after.rss - before.rss, live, committed, seconds };
 }
 
 /**
@@ -261,7 +262,7 @@ async function main() {
       stop(server);
     }
     const r = results[server.name];
-    const live = r.live === null ? "" : `; live heap + ArrayBuffers grew ${mb(r.live)} MB`;
+    const live = r.live === null ? "" : `; live heap + ArrayBuffers grew ${mb(r.live)} MB, V8's committed heap ${mb(r.committed)} MB`;
     console.log(`kv ${server.name}: RSS ${mb(r.before)} -> ${mb(r.after)} MB, grew ${mb(r.growth)} MB${live} (${r.seconds.toFixed(1)} s)`);
   }
   if (results.redis) {
