@@ -1,4 +1,6 @@
 import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, sendTo, setup } from "xstate";
+import type { CloseReason, HandshakeMode, ParsedItem, WireProtocol } from "../src/protocol/wire.js";
+import { HANDLER_SYSTEM_ID, type HandlerEvent } from "./handler-event.js";
 import type { supervisorMachine } from "./supervisor.machine.js";
 
 /**
@@ -22,42 +24,6 @@ import type { supervisorMachine } from "./supervisor.machine.js";
  * actor system (one system per server, not one per connection: 2 KB less per connection,
  * and an inspector on the supervisor sees every connection).
  */
-
-/** A command's words as received: strings, or raw bytes for binary RESP arguments. */
-export type CommandWords = readonly (string | Buffer)[];
-
-/**
- * One item parsed from the wire: a command's words (the array itself, with no wrapper: one
- * object less per command), or a protocol error to report in order.
- */
-export type ParsedItem =
-  | CommandWords
-  | { readonly error: string; readonly close: boolean }
-  /** Credentials from the handshake line (`auth=user:password`), checked in order, silently. */
-  | { readonly login: { readonly user: string; readonly password: string } };
-
-/** True for a command, false for an error or login item. */
-export function isCommand(item: ParsedItem): item is CommandWords {
-  return Array.isArray(item);
-}
-
-export type CloseReason =
-  | "client_closed"
-  | "quit"
-  | "server_closing"
-  | "header_too_large"
-  | "header_timeout"
-  | "protocol_error"
-  | "socket_error"
-  /** No complete command for `idleTimeout` milliseconds. */
-  | "idle_timeout"
-  /** The client let more than `maxOutputBuffer` bytes of replies pile up unread. */
-  | "output_limit";
-
-export type HandshakeMode = "auto" | "line" | "none";
-
-/** What the client speaks: telnet-style text, or Redis's RESP2/RESP3. */
-export type WireProtocol = "text" | "resp2" | "resp3";
 
 export interface ConnectionInput {
   readonly id: string;
@@ -94,16 +60,6 @@ export type ConnectionEvent =
   | { type: "LOGIN"; user: string }
   | { type: "LOGOUT" }
   | { type: "CLOSE"; reason: CloseReason };
-
-/** What the handler actor receives: one read's batch and the connection it came from. */
-export interface HandlerEvent {
-  readonly type: "COMMANDS";
-  readonly connectionId: string;
-  readonly items: readonly ParsedItem[];
-}
-
-/** The system id the server's handler actor is registered under. */
-export const HANDLER_SYSTEM_ID = "handler";
 
 /** The header of a connection that sent none; shared, since most connections have it. */
 const NO_HEADER: Readonly<Record<string, string>> = Object.freeze({});

@@ -1,5 +1,5 @@
 import { setup } from "xstate";
-import type { HandlerEvent } from "./connection.machine.js";
+import type { HandlerEvent } from "./handler-event.js";
 
 /**
  * What the server's handler actor does, as a statechart: in `running` it takes every

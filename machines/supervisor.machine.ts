@@ -1,5 +1,5 @@
 import { type ActorLogic, assign, setup, type Snapshot } from "xstate";
-import { HANDLER_SYSTEM_ID, type HandlerEvent } from "./connection.machine.js";
+import { HANDLER_SYSTEM_ID, type HandlerEvent } from "./handler-event.js";
 
 /** The handler actor keeps no state of its own: each connection has its own command queue. */
 export type HandlerSnapshot = Snapshot<undefined>;

@@ -1,4 +1,4 @@
-import { type CloseReason, isCommand, type ParsedItem } from "../machines/connection.machine.js";
+import { type CloseReason, isCommand, type ParsedItem } from "./protocol/wire.js";
 import type { Application, CommandDefinition } from "./application.js";
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";

@@ -2,16 +2,9 @@ import type { Socket } from "node:net";
 import { nanoid } from "nanoid";
 import type { Logger } from "pino";
 import { type Actor, type ActorRef, type ActorRefFrom, createActor, type Snapshot } from "xstate";
-import {
-  type CloseReason,
-  type ConnectionMachine,
-  connectionStateOf,
-  type HandlerEvent,
-  type HandshakeMode,
-  mayRunAuthenticated,
-  type ParsedItem,
-  type WireProtocol,
-} from "../machines/connection.machine.js";
+import { type ConnectionMachine, connectionStateOf, mayRunAuthenticated } from "../machines/connection.machine.js";
+import { type CloseReason, type HandshakeMode, type ParsedItem, type WireProtocol } from "./protocol/wire.js";
+import { type HandlerEvent } from "../machines/handler-event.js";
 import type { SupervisorMachine } from "../machines/supervisor.machine.js";
 import type { Application } from "./application.js";
 import { CommandRunner, type RunnerHost } from "./command-runner.js";

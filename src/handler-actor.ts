@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { HandlerEvent } from "../machines/connection.machine.js";
+import type { HandlerEvent } from "../machines/handler-event.js";
 import { type HandlerLogic, handlerLogic } from "../machines/supervisor.machine.js";
 
 /** What the handler actor needs from a connection: somewhere to run its batch in order. */

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { WireProtocol } from "../machines/connection.machine.js";
+import type { WireProtocol } from "./protocol/wire.js";
 import type { Application, CommandDefinition } from "./application.js";
 import { performLogin } from "./auth.js";
 import type { BoundArguments, RawArgument } from "./command-spec.js";

@@ -53,5 +53,6 @@ export type { PasswordTable } from "./auth.js";
 export { splitArgs } from "./protocol/split-args.js";
 export { quoteArg, quoteArgs } from "./protocol/quote-args.js";
 export { connectionMachine } from "../machines/connection.machine.js";
-export type { CloseReason, ConnectionEvent, HandshakeMode, ParsedItem, WireProtocol } from "../machines/connection.machine.js";
+export type { ConnectionEvent } from "../machines/connection.machine.js";
+export type { CloseReason, HandshakeMode, ParsedItem, WireProtocol } from "./protocol/wire.js";
 export { supervisorMachine } from "../machines/supervisor.machine.js";

@@ -6,16 +6,9 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AnyActorRef, createActor, waitFor } from "xstate";
-import {
-  type CloseReason,
-  type ConnectionEvent,
-  connectionMachine,
-  connectionStateOf,
-  type ConnectionInput,
-  type HandlerEvent,
-  mayRunAuthenticated,
-  type ParsedItem,
-} from "../machines/connection.machine.js";
+import { type ConnectionEvent, connectionMachine, connectionStateOf, type ConnectionInput, mayRunAuthenticated } from "../machines/connection.machine.js";
+import { type CloseReason, type ParsedItem } from "../src/protocol/wire.js";
+import { type HandlerEvent } from "../machines/handler-event.js";
 import { handlerLogic, supervisorMachine } from "../machines/supervisor.machine.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

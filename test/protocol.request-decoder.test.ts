@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import fc from "fast-check";
-import { isCommand, type ParsedItem } from "../machines/connection.machine.js";
+import { isCommand, type ParsedItem } from "../src/protocol/wire.js";
 import { type DecoderLimits, RequestDecoder, type WireFormat } from "../src/protocol/request-decoder.js";
 
 setFlagsFromString("--expose-gc");

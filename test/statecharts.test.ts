@@ -16,7 +16,7 @@ import { pino } from "pino";
 import ts from "typescript";
 import { type AnyStateMachine, type AnyStateNode, createActor, createMachine, fromPromise, setup } from "xstate";
 import { toDirectedGraph } from "xstate/graph";
-import type { HandlerEvent } from "../machines/connection.machine.js";
+import type { HandlerEvent } from "../machines/handler-event.js";
 import { handlerMachine } from "../machines/handler.machine.js";
 import { README, ROOT, endMarker, generateDocs, readmeBlock, startMarker } from "../scripts/diagrams.js";
 import { createHandlerActor } from "../src/handler-actor.js";

@@ -10,7 +10,7 @@
  * Protocol errors become items too, in order, so the replies owed before them still go out.
  */
 import { isAscii } from "node:buffer";
-import type { ParsedItem } from "../../machines/connection.machine.js";
+import type { ParsedItem } from "./wire.js";
 import { keepable } from "./keepable.js";
 import { splitArgs, UNBALANCED_QUOTES } from "./split-args.js";
 

@@ -6,15 +6,8 @@
  */
 import { initialTransition, type SnapshotFrom, transition } from "xstate";
 import { getShortestPaths, getStateNodes, toDirectedGraph, type DirectedGraphNode } from "xstate/graph";
-import {
-  type ConnectionEvent,
-  type ConnectionInput,
-  type ConnectionMachine,
-  connectionMachine,
-  connectionStateOf,
-  type HandshakeMode,
-  type WireProtocol,
-} from "../../machines/connection.machine.js";
+import { type ConnectionEvent, type ConnectionInput, type ConnectionMachine, connectionMachine, connectionStateOf } from "../../machines/connection.machine.js";
+import { type HandshakeMode, type WireProtocol } from "../../src/protocol/wire.js";
 
 export type ConnectionSnapshot = SnapshotFrom<ConnectionMachine>;
 export type ModelState = "header" | "ready" | "authenticated" | "closed";

@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createMachine } from "xstate";
-import { type ConnectionMachine, connectionMachine, type HandshakeMode } from "../../machines/connection.machine.js";
+import { type ConnectionMachine, connectionMachine } from "../../machines/connection.machine.js";
+import { type HandshakeMode } from "../../src/protocol/wire.js";
 import { CLIENT_ACTIONS } from "./client-actions.js";
 import {
   type ClientAction,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
-import type { CloseReason, HandshakeMode, WireProtocol } from "../../machines/connection.machine.js";
+import type { CloseReason, HandshakeMode, WireProtocol } from "../../src/protocol/wire.js";
 import {
   Application,
   authenticated,

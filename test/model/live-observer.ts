@@ -6,7 +6,7 @@
  */
 import { Writable } from "node:stream";
 import type { InspectionEvent, Subscription } from "xstate";
-import { HANDLER_SYSTEM_ID } from "../../machines/connection.machine.js";
+import { HANDLER_SYSTEM_ID } from "../../machines/handler-event.js";
 import type { RetopyServer } from "../../src/index.js";
 import { transitionKey } from "./connection-model.js";
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ParsedItem } from "../../machines/connection.machine.js";
+import type { ParsedItem } from "../../src/protocol/wire.js";
 import { Application, CommandHandler, command, status, type Status } from "../../src/index.js";
 import { RequestDecoder } from "../../src/protocol/request-decoder.js";
 import { useTestBed } from "../support.js";
