@@ -8,9 +8,18 @@ import {
 } from "./command-spec.js";
 import { commandMetadataOf } from "./decorators.js";
 import { RetopyError } from "./errors.js";
-import { CommandHandler, type ConnectionInfo, type HandlerClass } from "./handler.js";
+import {
+  APPLICATION_BRAND,
+  type CommandDefinition,
+  CommandHandler,
+  type CommandTable,
+  type HandlerClass,
+  hasApplicationBrand,
+} from "./handler.js";
+import { type ConnectionInfo } from "./connection-info.js";
 import { inject, injectAll, type InjectCommand, InjectedConnection, type InjectOptions, type InjectResult } from "./inject.js";
 import { asciiLowerCase } from "./client-text.js";
+import { type ApplicationSettings, type CheckedSettings, checkSettings, MAX_DELAY } from "./settings.js";
 
 /** A handler class, optionally with the options its `initialize(options)` receives. */
 export type HandlerEntry =
@@ -18,108 +27,8 @@ export type HandlerEntry =
   | readonly [HandlerClass]
   | readonly [HandlerClass, Readonly<Record<string, unknown>>];
 
-export interface ApplicationSettings {
-  /** Mount the built-in `commands`, `help` and `stats` after your handlers (default true). */
-  defaultHandlers?: boolean;
-  /** Put the message of unexpected errors in the reply instead of `Internal Server Error`. */
-  debug?: boolean;
-  /**
-   * Checks credentials for the built-in `AUTH`, `HELLO ... AUTH` and a header `auth=user:pass`
-   * token, and for an app's own login command through `this.attemptLogin(user, password)`,
-   * all on one guarded path (`src/auth.ts`). Resolve true (or the user name to log in as) to
-   * accept. Without it, every login is refused. `passwordAuthenticator(users)` builds one that
-   * compares in constant time.
-   */
-  authenticate?: AuthenticateFunction;
-  /**
-   * Milliseconds every failed login waits before its refusal is replied (default 100; 0: no
-   * wait). The connection's later commands wait too, which slows guessing down.
-   */
-  authFailureDelay?: number;
-  /**
-   * Failed logins one connection may make; the last refusal is replied and the connection
-   * closes (default 10; 0: unlimited). A successful login does not reset the count.
-   */
-  maxAuthFailures?: number;
-  /**
-   * Failed logins one remote address may make across all its connections within
-   * `authFailureWindow` (default 30; 0: unlimited). Past it, that address's logins are refused
-   * without asking `authenticate` until the window ends, so reconnecting buys no guesses.
-   * IPv6 addresses count by their /64 network.
-   */
-  maxAuthFailuresPerAddress?: number;
-  /** The window of `maxAuthFailuresPerAddress`, in milliseconds (default 60000). */
-  authFailureWindow?: number;
-  /**
-   * Like Redis's `requirepass`: until a connection has logged in, only the login path runs
-   * (AUTH, HELLO with AUTH, a header `auth=`, commands marked `@command({ login: true })`)
-   * and QUIT; everything else is refused with `-NOAUTH Authentication required.` (text mode:
-   * `-ERR Authorization required`). Default false. Needs `authenticate`.
-   */
-  requireLogin?: boolean;
-  /**
-   * Which built-in commands need a login, by name: `{ stats: true, subscribe: false }`.
-   * Names left out keep their default: with `authenticate` set, `subscribe`, `publish` and
-   * `pubsub` need a login (a stranger must not read what logged-in users publish); without
-   * it nobody can log in, so none does. An unknown name is a RetopyError at startup.
-   */
-  builtinLogin?: Readonly<Record<string, boolean>>;
-  /**
-   * Who sees INFO's process details (os, Node version, pid, memory): `"logged-in"` clients
-   * (the default) or `"everyone"`.
-   */
-  processInfo?: "logged-in" | "everyone";
-}
-
 /** Built-ins that need a login by default once the application can log anyone in. */
 const LOGIN_BY_DEFAULT: ReadonlySet<string> = new Set(["subscribe", "publish", "pubsub"]);
-
-/** Largest delay `setTimeout` honours (about 24.8 days); a longer one would fire at once. */
-const MAX_DELAY = 2_147_483_647;
-
-/** The settings with their defaults, checked: a bad value is a RetopyError at startup. */
-function checkSettings(settings: ApplicationSettings) {
-  const checked = {
-    defaultHandlers: settings.defaultHandlers ?? true,
-    debug: settings.debug ?? false,
-    authenticate: settings.authenticate,
-    authFailureDelay: settings.authFailureDelay ?? 100,
-    maxAuthFailures: settings.maxAuthFailures ?? 10,
-    maxAuthFailuresPerAddress: settings.maxAuthFailuresPerAddress ?? 30,
-    authFailureWindow: settings.authFailureWindow ?? 60_000,
-    requireLogin: settings.requireLogin ?? false,
-    builtinLogin: Object.freeze({ ...(settings.builtinLogin ?? {}) }) as Readonly<Record<string, boolean>>,
-    processInfo: settings.processInfo ?? "logged-in",
-  };
-  if (!Number.isSafeInteger(checked.maxAuthFailuresPerAddress) || checked.maxAuthFailuresPerAddress < 0) {
-    throw new RetopyError("RETOPY_INVALID_OPTION", "maxAuthFailuresPerAddress must be a non-negative integer (0: unlimited)");
-  }
-  const window = checked.authFailureWindow;
-  if (typeof window !== "number" || !Number.isFinite(window) || window <= 0) {
-    throw new RetopyError("RETOPY_INVALID_OPTION", "authFailureWindow must be a positive number of milliseconds");
-  }
-  if (typeof checked.requireLogin !== "boolean") throw new RetopyError("RETOPY_INVALID_OPTION", "requireLogin must be a boolean");
-  if (checked.requireLogin && checked.authenticate === undefined) {
-    throw new RetopyError("RETOPY_INVALID_OPTION", "requireLogin needs an authenticate function: without it nobody could ever log in");
-  }
-  for (const [name, value] of Object.entries(checked.builtinLogin)) {
-    if (typeof value !== "boolean") throw new RetopyError("RETOPY_INVALID_OPTION", `builtinLogin.${name} must be a boolean`);
-  }
-  if (checked.processInfo !== "logged-in" && checked.processInfo !== "everyone") {
-    throw new RetopyError("RETOPY_INVALID_OPTION", `processInfo must be "logged-in" or "everyone"`);
-  }
-  if (checked.authenticate !== undefined && typeof checked.authenticate !== "function") {
-    throw new RetopyError("RETOPY_INVALID_OPTION", "authenticate must be a function");
-  }
-  const delay = checked.authFailureDelay;
-  if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY) {
-    throw new RetopyError("RETOPY_INVALID_OPTION", `authFailureDelay must be a number of milliseconds from 0 to ${MAX_DELAY}`);
-  }
-  if (!Number.isSafeInteger(checked.maxAuthFailures) || checked.maxAuthFailures < 0) {
-    throw new RetopyError("RETOPY_INVALID_OPTION", "maxAuthFailures must be a non-negative integer (0: unlimited)");
-  }
-  return checked;
-}
 
 /** A command's own timeout, checked when it is mounted. */
 function checkTimeout(name: string, timeout: number | undefined): number | undefined {
@@ -130,40 +39,6 @@ function checkTimeout(name: string, timeout: number | undefined): number | undef
   return timeout;
 }
 
-/** The application's credential check; see `ApplicationSettings.authenticate`. */
-export type AuthenticateFunction = (
-  user: string,
-  password: string,
-  connection: ConnectionInfo,
-) => boolean | string | Promise<boolean | string>;
-
-/** A mounted command: what dispatch, `commands` and `help` need to know. */
-export interface CommandDefinition {
-  /** Lower-case wire name. */
-  readonly name: string;
-  readonly params: readonly ParameterSpec[];
-  readonly help: string;
-  readonly authenticated: boolean;
-  /** Part of the login path (`@command({ login: true })`): runs before a login under `requireLogin`. */
-  readonly login: boolean;
-  /** `@command({ timeout })`: milliseconds, 0 for none; undefined leaves it to the server's `commandTimeout`. */
-  readonly timeout: number | undefined;
-  /** Whether a first line starting with this command skips the header (handshake `auto`). */
-  readonly autoHandshake: boolean;
-  /** `set key value`, `rem key [key ...]`. */
-  readonly usage: string;
-  readonly handlerClass: HandlerClass;
-  readonly initializeOptions: Readonly<Record<string, unknown>>;
-  /** Calls the command on a fresh handler instance. */
-  readonly invoke: (handler: CommandHandler) => unknown;
-  /** Which lifecycle hooks the handler class overrides; the others are not called at all. */
-  readonly hooks: { readonly initialize: boolean; readonly prepare: boolean; readonly onFinish: boolean };
-  /** Built-ins give way to a user command of the same name. */
-  readonly builtin: boolean;
-  /** Small integer unique in its application: per-command counters are arrays indexed by it. */
-  readonly slot: number;
-}
-
 /** Options of `app.command(name, spec, fn)`, the decorator-free way to add a command. */
 export interface CommandSpec extends Omit<CommandOptions, "name"> {
   params?: readonly (ParameterOptions | string)[];
@@ -172,20 +47,19 @@ export interface CommandSpec extends Omit<CommandOptions, "name"> {
 /** The function of an `app.command(...)`: `this` and the argument are the handler instance. */
 export type CommandFunction = (this: CommandHandler, handler: CommandHandler) => unknown;
 
-const APPLICATION_BRAND = Symbol.for("retopy.application");
 const EMPTY_OPTIONS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** True for an Application, even one from another copy of the package (the CLI relies on it). */
 export function isApplication(value: unknown): value is Application {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[APPLICATION_BRAND] === true;
+  return hasApplicationBrand(value);
 }
 
 /**
  * The set of commands a server speaks, kept apart from the server (as in Tornado) so one
  * application can be served on several ports or driven without sockets.
  */
-export class Application {
-  readonly settings: Readonly<Required<Omit<ApplicationSettings, "authenticate">> & Pick<ApplicationSettings, "authenticate">>;
+export class Application implements CommandTable {
+  readonly settings: CheckedSettings;
   readonly [APPLICATION_BRAND] = true;
   // A Map, not an object: `constructor` or `__proto__` on the wire must never reach a member.
   readonly #commands = new Map<string, CommandDefinition>();

@@ -12,9 +12,9 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ApplicationSettings, AuthenticateFunction } from "./application.js";
+import type { ApplicationSettings, AuthenticateFunction } from "./settings.js";
 import { RetopyError } from "./errors.js";
-import type { ConnectionInfo } from "./handler.js";
+import type { ConnectionInfo } from "./connection-info.js";
 import { LoginBudget } from "./login-budget.js";
 
 function digest(value: string | Buffer): Buffer {

@@ -1,19 +1,19 @@
 import { type CloseReason, isCommand, type ParsedItem } from "./protocol/wire.js";
-import type { Application, CommandDefinition } from "./application.js";
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";
 import { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError } from "./errors.js";
-import type { CommandHandler, ConnectionInfo, ServerInfo } from "./handler.js";
+import type { CommandDefinition, CommandHandler, CommandTable, ServerInfo } from "./handler.js";
+import type { ConnectionInfo } from "./connection-info.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
 import { echoed } from "./client-text.js";
-import { LazyCommandContext, runInCommandContext, tracksCommands } from "./process-faults.js";
+import { LazyCommandContext, runInCommandContext, tracksCommands } from "./command-context.js";
 import { CommandSignal } from "./command-signal.js";
 
 /** What the runner needs from the connection it serves. */
 export interface RunnerHost {
-  readonly application: Application;
+  readonly application: CommandTable;
   readonly connection: ConnectionInfo;
   readonly server: ServerInfo;
   readonly stats: StatsBuffer;

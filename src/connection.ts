@@ -6,9 +6,9 @@ import { type ConnectionMachine, connectionStateOf, mayRunAuthenticated } from "
 import { type CloseReason, type HandshakeMode, type ParsedItem, type WireProtocol } from "./protocol/wire.js";
 import { type HandlerEvent } from "../machines/handler-event.js";
 import type { SupervisorMachine } from "../machines/supervisor.machine.js";
-import type { Application } from "./application.js";
 import { CommandRunner, type RunnerHost } from "./command-runner.js";
-import type { ConnectionInfo, ConnectionState, ServerInfo } from "./handler.js";
+import type { CommandTable, ServerInfo } from "./handler.js";
+import type { ConnectionInfo, ConnectionState } from "./connection-info.js";
 import { parseHeader } from "./protocol/header.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
 import { respReplyEncoder } from "./protocol/resp-reply.js";
@@ -41,7 +41,7 @@ export interface ConnectionLimits {
 
 /** What the server shares with each of its connections. */
 export interface ConnectionServices {
-  readonly application: Application;
+  readonly application: CommandTable;
   readonly server: ServerInfo;
   readonly stats: StatsBuffer;
   readonly logger: Logger;
@@ -87,7 +87,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   clientName: string | null = null;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
-  readonly application: Application;
+  readonly application: CommandTable;
   readonly server: ServerInfo;
   readonly stats: StatsBuffer;
   encoder: ReplyEncoder = textReplyEncoder;

@@ -1,53 +1,59 @@
 import type { Logger } from "pino";
-import type { WireProtocol } from "./protocol/wire.js";
-import type { Application, CommandDefinition } from "./application.js";
+import type { ConnectionInfo } from "./connection-info.js";
+import type { CheckedSettings } from "./settings.js";
 import { performLogin } from "./auth.js";
-import type { BoundArguments, RawArgument } from "./command-spec.js";
+import type { BoundArguments, ParameterSpec, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
 import type { PubSub } from "./pubsub.js";
 import type { ReplyValue } from "./reply.js";
 import type { ServerStats } from "./stats.js";
 
-/** The states a connection walks, as named in `machines/connection.machine.ts`. */
-export type ConnectionState = "header" | "ready" | "authenticated" | "closed";
+/** A mounted command: what dispatch, `commands` and `help` need to know. */
+export interface CommandDefinition {
+  /** Lower-case wire name. */
+  readonly name: string;
+  readonly params: readonly ParameterSpec[];
+  readonly help: string;
+  readonly authenticated: boolean;
+  /** Part of the login path (`@command({ login: true })`): runs before a login under `requireLogin`. */
+  readonly login: boolean;
+  /** `@command({ timeout })`: milliseconds, 0 for none; undefined leaves it to the server's `commandTimeout`. */
+  readonly timeout: number | undefined;
+  /** Whether a first line starting with this command skips the header (handshake `auto`). */
+  readonly autoHandshake: boolean;
+  /** `set key value`, `rem key [key ...]`. */
+  readonly usage: string;
+  readonly handlerClass: HandlerClass;
+  readonly initializeOptions: Readonly<Record<string, unknown>>;
+  /** Calls the command on a fresh handler instance. */
+  readonly invoke: (handler: CommandHandler) => unknown;
+  /** Which lifecycle hooks the handler class overrides; the others are not called at all. */
+  readonly hooks: { readonly initialize: boolean; readonly prepare: boolean; readonly onFinish: boolean };
+  /** Built-ins give way to a user command of the same name. */
+  readonly builtin: boolean;
+  /** Small integer unique in its application: per-command counters are arrays indexed by it. */
+  readonly slot: number;
+}
 
-/** What a command can see and change about the connection it runs on. */
-export interface ConnectionInfo {
-  /** Unique id (nanoid), also bound to every log line of the connection. */
-  readonly id: string;
-  /**
-   * The authenticated user, or null. Setting it moves the connection's statechart from
-   * `ready` to `authenticated` (and back, when set to null).
-   */
-  user: string | null;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  /** `key=value` tokens of the handshake line (empty for an implicit header). */
-  readonly header: Readonly<Record<string, string>>;
-  /** Current state of the connection's statechart. */
-  readonly state: ConnectionState;
-  /** pino child logger bound to `{ connection: id }`. */
-  readonly logger: Logger;
-  /** Aborted when the connection closes: pass it to fetch, timers and queries. */
-  readonly signal: AbortSignal;
-  /** Small integer id, unique in this server (Redis's `CLIENT ID`). */
-  readonly clientId: number;
-  /** Name given by `CLIENT SETNAME` / `HELLO ... SETNAME`, or null. */
-  clientName: string | null;
-  /** What the client speaks: `text`, `resp2` or `resp3`. */
-  readonly protocol: WireProtocol;
-  /** Switches the protocol of the replies that follow (HELLO uses it). */
-  setProtocol(protocol: WireProtocol): void;
-  /** Closes the connection once the replies already owed to the client are written. */
-  close(): void;
-  /**
-   * Sends a message the client did not ask for (RESP3 push `>`, a RESP2 array, one line in
-   * text mode), in order with the replies: it never splits a reply and never overtakes the
-   * reply of a command that finished before it. A push made while a command runs on this
-   * same connection (PUBLISH to a channel it is subscribed to) comes before that
-   * command's reply, as in Redis. Pushes to a closed connection are dropped.
-   */
-  push(...values: ReplyValue[]): void;
+/**
+ * What the server and a command see of an application: its checked settings and its
+ * commands. `Application` is the one implementation; the runtime depends on this view only,
+ * so the server never imports the class that imports everything.
+ */
+export interface CommandTable {
+  readonly settings: CheckedSettings;
+  /** The command a wire name (any case) runs, or undefined. */
+  lookup(name: string): CommandDefinition | undefined;
+  /** Every mounted command, in mount order. */
+  readonly commands: readonly CommandDefinition[];
+}
+
+/** @internal Marks an Application, even one from another copy of the package (the CLI relies on it). */
+export const APPLICATION_BRAND = Symbol.for("retopy.application");
+
+/** @internal True for an Application: what the server checks it was given. */
+export function hasApplicationBrand(value: unknown): value is CommandTable {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[APPLICATION_BRAND] === true;
 }
 
 /** Server-wide facts and services a command may use. */
@@ -69,7 +75,7 @@ export interface CommandInvocation {
  * (one object per command) because it is made on the hot path of every command.
  */
 export interface HandlerContext {
-  readonly application: Application;
+  readonly application: CommandTable;
   readonly connection: ConnectionInfo;
   readonly server: ServerInfo;
   /** The mounted command being run. */
@@ -104,7 +110,7 @@ export class CommandHandler {
     this.#context = context;
   }
 
-  get application(): Application {
+  get application(): CommandTable {
     return this.#context.application;
   }
 

@@ -10,16 +10,11 @@
  * ```
  */
 export { Application, isApplication } from "./application.js";
-export type { ApplicationSettings, AuthenticateFunction, CommandDefinition, CommandFunction, CommandSpec, HandlerEntry } from "./application.js";
+export type { CommandFunction, CommandSpec, HandlerEntry } from "./application.js";
+export type { ApplicationSettings, AuthenticateFunction, CheckedSettings } from "./settings.js";
 export { CommandHandler } from "./handler.js";
-export type {
-  CommandInvocation,
-  ConnectionInfo,
-  ConnectionState,
-  HandlerClass,
-  HandlerContext,
-  ServerInfo,
-} from "./handler.js";
+export type { CommandDefinition, CommandInvocation, CommandTable, HandlerClass, HandlerContext, ServerInfo } from "./handler.js";
+export type { ConnectionInfo, ConnectionState } from "./connection-info.js";
 export { authenticated, command, parameter } from "./decorators.js";
 export type {
   BoundArguments,
@@ -42,7 +37,8 @@ export { ReplyError, RespProtocolError, RespReader } from "./protocol/resp-reade
 export type { RespFrame, RespReaderOptions, RespReplyValue } from "./protocol/resp-reader.js";
 export { RetopyServer } from "./server.js";
 export { handleProcessFaults } from "./process-faults.js";
-export type { CommandContext, ProcessFaultOptions } from "./process-faults.js";
+export type { ProcessFaultOptions } from "./process-faults.js";
+export type { CommandContext } from "./command-context.js";
 export type { CloseOptions, CloseResult, ListenOptions, RetopyServerOptions } from "./server.js";
 export type { InspectOptions } from "./inspect/options.js";
 export type { ServerStats } from "./stats.js";

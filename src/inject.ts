@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
-import type { Application } from "./application.js";
 import type { Connection } from "./connection.js";
+import type { CommandTable } from "./handler.js";
 import { RetopyError } from "./errors.js";
 import { ReplyOutput } from "./protocol/reply-output.js";
 import { ReplyError, RespReader, type RespReplyValue } from "./protocol/resp-reader.js";
@@ -151,9 +151,9 @@ class InjectSocket extends EventEmitter {
 }
 
 /** One server per application, never listening, its logger off: only its connection-making is used. */
-const servers = new WeakMap<Application, RetopyServer>();
+const servers = new WeakMap<CommandTable, RetopyServer>();
 
-function serverFor(application: Application): RetopyServer {
+function serverFor(application: CommandTable): RetopyServer {
   let server = servers.get(application);
   if (!server) {
     server = new RetopyServer(application, { logger: false });
@@ -233,7 +233,7 @@ export class InjectedConnection {
   #watch: NodeJS.Timeout | null = null;
   readonly #gone: Promise<void>;
 
-  constructor(application: Application, options: InjectOptions = {}) {
+  constructor(application: CommandTable, options: InjectOptions = {}) {
     const header = headerLine(options);
     this.#text = options.protocol === "text";
     this.#socket = new InjectSocket((chunk) => this.#onOutput(chunk), options.remoteAddress ?? "127.0.0.1", options.remotePort ?? 0);
@@ -386,7 +386,7 @@ function closeStep(resolve: () => void): Step {
 }
 
 /** `app.inject(command, options)`: one command on a connection of its own, closed afterwards. */
-export async function inject(application: Application, command: InjectCommand, options: InjectOptions = {}): Promise<InjectResult> {
+export async function inject(application: CommandTable, command: InjectCommand, options: InjectOptions = {}): Promise<InjectResult> {
   const connection = new InjectedConnection(application, options);
   try {
     return await connection.run(command);
@@ -397,7 +397,7 @@ export async function inject(application: Application, command: InjectCommand, o
 
 /** `app.injectAll(commands, options)`: several commands on one connection, in order, then closed. */
 export async function injectAll(
-  application: Application,
+  application: CommandTable,
   commands: readonly InjectCommand[],
   options: InjectOptions = {},
 ): Promise<InjectResult[]> {

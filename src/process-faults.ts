@@ -15,46 +15,8 @@
  * policy is installed: a store costs every promise of the process a little, which a server
  * that did not ask for it should not pay.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import { asciiLowerCase, echoed } from "./client-text.js";
+import { currentCommandContext, trackCommands } from "./command-context.js";
 import type { RetopyServer } from "./server.js";
-
-/** Where a fault came from: the connection's id and the command that was running. */
-export interface CommandContext {
-  readonly connection: string;
-  readonly command: string;
-}
-
-const commandContext = new AsyncLocalStorage<CommandContext>();
-/** How many servers have asked for the context (installs minus uninstalls). */
-let tracking = 0;
-
-/** @internal True once a server tracks which command each async task belongs to. */
-export function tracksCommands(): boolean {
-  return tracking > 0;
-}
-
-/**
- * @internal The context as the runner enters it: the name is worked out only when a fault
- * is logged, so a pipeline of commands that leave nothing behind pays one small object each.
- */
-export class LazyCommandContext implements CommandContext {
-  readonly connection: string;
-  readonly #first: string;
-  #command: string | undefined;
-  constructor(connection: string, first: string) {
-    this.connection = connection;
-    this.#first = first;
-  }
-  get command(): string {
-    return (this.#command ??= asciiLowerCase(echoed(this.#first)));
-  }
-}
-
-/** @internal Runs `run` (a command) so that whatever it starts knows its context. */
-export function runInCommandContext<T>(context: CommandContext, run: () => T): T {
-  return commandContext.run(context, run);
-}
 
 export interface ProcessFaultOptions {
   /** Milliseconds the drain after an uncaught exception may take before connections are cut (default 5000). */
@@ -71,7 +33,7 @@ export interface ProcessFaultOptions {
 export function handleProcessFaults(server: RetopyServer, options: ProcessFaultOptions = {}): () => void {
   const { logger } = server;
   const log = (level: "error" | "fatal", error: unknown, msg: string) => {
-    const store = commandContext.getStore();
+    const store = currentCommandContext();
     // Named fields, not a spread: the command's name is a getter, worked out only here.
     const context = store ? { connection: store.connection, command: store.command } : {};
     try {
@@ -94,13 +56,13 @@ export function handleProcessFaults(server: RetopyServer, options: ProcessFaultO
   };
   process.on("unhandledRejection", onRejection);
   process.on("uncaughtException", onException);
-  tracking++;
+  trackCommands(true);
   let installed = true;
   return () => {
     if (!installed) return;
     installed = false;
     process.off("unhandledRejection", onRejection);
     process.off("uncaughtException", onException);
-    tracking--;
+    trackCommands(false);
   };
 }

@@ -12,7 +12,7 @@
  * Channels and subscribers are kept in insertion order, so listings are deterministic.
  */
 import { GlobPattern } from "./glob.js";
-import type { ConnectionInfo } from "./handler.js";
+import type { ConnectionInfo } from "./connection-info.js";
 import type { ReplyValue } from "./reply.js";
 
 /** What one connection is subscribed to, and how it is dropped when the connection closes. */

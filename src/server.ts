@@ -6,7 +6,6 @@ import { connectionMachine } from "../machines/connection.machine.js";
 import { HANDLER_SYSTEM_ID } from "../machines/handler-event.js";
 import { type HandshakeMode } from "./protocol/wire.js";
 import { supervisorMachine } from "../machines/supervisor.machine.js";
-import { type Application, isApplication } from "./application.js";
 import { Connection, type ConnectionLimits, type ConnectionServices } from "./connection.js";
 import { LiveInspector } from "./inspect/live-inspector.js";
 import type { InspectOptions } from "./inspect/options.js";
@@ -14,7 +13,8 @@ import { createHandlerActor } from "./handler-actor.js";
 import { connectionsTheFdLimitAllows, openFileLimit } from "./fd-limit.js";
 import { Listener } from "./listener.js";
 import { RetopyError } from "./errors.js";
-import type { ConnectionInfo, ServerInfo } from "./handler.js";
+import { type CommandTable, hasApplicationBrand, type ServerInfo } from "./handler.js";
+import type { ConnectionInfo } from "./connection-info.js";
 import { createLogger, type LoggerOption } from "./logger.js";
 import { PubSub } from "./pubsub.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
@@ -152,7 +152,7 @@ function checkLimits(options: RetopyServerOptions): ConnectionLimits {
  * Connection (socket + statechart + handler actor) per client.
  */
 export class RetopyServer {
-  readonly application: Application;
+  readonly application: CommandTable;
   readonly logger: Logger;
   /** The supervisor actor: global counters and the server's running/draining/stopped state. */
   readonly supervisor: Actor<typeof supervisorMachine>;
@@ -174,8 +174,8 @@ export class RetopyServer {
   /** The `inspect` option's inspector; null when it is off. */
   readonly #inspection: LiveInspector | null;
 
-  constructor(application: Application, options: RetopyServerOptions = {}) {
-    if (!isApplication(application)) {
+  constructor(application: CommandTable, options: RetopyServerOptions = {}) {
+    if (!hasApplicationBrand(application)) {
       throw new RetopyError("RETOPY_INVALID_OPTION", "RetopyServer needs an Application");
     }
     this.application = application;

@@ -1,6 +1,12 @@
 import type { ActorRefFrom } from "xstate";
 import type { supervisorMachine } from "../machines/supervisor.machine.js";
-import type { CommandDefinition } from "./application.js";
+
+/** What counting needs of a mounted command (a `CommandDefinition` is one). */
+export interface CountedCommand {
+  readonly name: string;
+  /** Small integer unique in its application: the index of its counter. */
+  readonly slot: number;
+}
 
 /** What `stats` reports, read from the supervisor actor. */
 export interface ServerStats {
@@ -26,9 +32,9 @@ const FLUSH_INTERVAL_MS = 250;
  */
 export class StatsBuffer {
   readonly #supervisor: ActorRefFrom<typeof supervisorMachine>;
-  /** Runs per command, indexed by `CommandDefinition.slot`. */
+  /** Runs per command, indexed by `CountedCommand.slot`. */
   #counts: number[] = [];
-  #counted: (CommandDefinition | undefined)[] = [];
+  #counted: (CountedCommand | undefined)[] = [];
   #total = 0;
   #errors = 0;
   #timer: NodeJS.Timeout | null = null;
@@ -38,7 +44,7 @@ export class StatsBuffer {
   }
 
   /** One run of a mounted command; `failed` when it replied with an error. */
-  countCommand(definition: CommandDefinition, failed: boolean): void {
+  countCommand(definition: CountedCommand, failed: boolean): void {
     const slot = definition.slot;
     const count = this.#counts[slot];
     if (count === undefined) {

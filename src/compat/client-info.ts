@@ -3,7 +3,7 @@
  * announced with CLIENT SETINFO, the `id=… addr=…` line, and Redis's rule for names.
  */
 import { CommandError } from "../errors.js";
-import type { ConnectionInfo } from "../handler.js";
+import type { ConnectionInfo } from "../connection-info.js";
 
 /** Redis accepts client names and library infos made of `!`..`~` only. */
 export const PRINTABLE = /^[!-~]*$/;

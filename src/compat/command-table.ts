@@ -3,7 +3,7 @@
  * from the application's command definitions. The compatibility commands carry hand-written
  * docs so redis-cli's hints read like Redis's.
  */
-import type { CommandDefinition } from "../application.js";
+import type { CommandDefinition } from "../handler.js";
 import type { ParameterSpec } from "../command-spec.js";
 import type { HandlerClass } from "../handler.js";
 import { type ReplyValue, status } from "../reply.js";

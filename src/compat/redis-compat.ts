@@ -14,7 +14,7 @@
  * | `CONFIG GET pattern …` | `save`, `appendonly`, `databases`; `CONFIG SET` is refused |
  * | `INFO [section …]` | Redis INFO text with the server's counters, `loading:0` included |
  */
-import type { CommandDefinition } from "../application.js";
+import type { CommandDefinition } from "../handler.js";
 import { performLogin } from "../auth.js";
 import { command, parameter } from "../decorators.js";
 import { CommandError } from "../errors.js";
