@@ -3,7 +3,6 @@ import {
   type CommandOptions,
   formatUsage,
   type ParameterOptions,
-  type ParameterSpec,
   validateParameters,
 } from "./command-spec.js";
 import { commandMetadataOf } from "./decorators.js";
@@ -16,7 +15,6 @@ import {
   type HandlerClass,
   hasApplicationBrand,
 } from "./handler.js";
-import { type ConnectionInfo } from "./connection-info.js";
 import { inject, injectAll, type InjectCommand, InjectedConnection, type InjectOptions, type InjectResult } from "./inject.js";
 import { asciiLowerCase } from "./client-text.js";
 import { type ApplicationSettings, type CheckedSettings, checkSettings, MAX_DELAY } from "./settings.js";

@@ -1,9 +1,10 @@
 import { RedisCompat } from "./compat/redis-compat.js";
 import { command, parameter } from "./decorators.js";
-import { CommandError } from "./errors.js";
+import { CommandError, refuse } from "./errors.js";
 import { CommandHandler, type HandlerClass } from "./handler.js";
 import { type ReplyValue, type Status, status } from "./reply.js";
-import { asciiLowerCase, echoed } from "./client-text.js";
+import { asciiLowerCase } from "./client-text.js";
+import { WireErrors } from "./protocol/wire-errors.js";
 
 /** Commands every connection understands, whatever the application: `quit`. */
 class ProtocolCommands extends CommandHandler {
@@ -29,7 +30,7 @@ class DefaultCommands extends CommandHandler {
       return this.application.commands.map((c) => (c.help ? `${c.usage} - ${firstLine(c.help)}` : c.usage));
     }
     const definition = this.application.lookup(name);
-    if (!definition) throw new CommandError(`unknown command '${echoed(name)}'`);
+    if (!definition) throw refuse(WireErrors.unknownCommand(name));
     const lines = [`Usage: ${definition.usage}`];
     if (definition.help) lines.push(...definition.help.trim().split(/\r?\n/).map((l) => l.trim()));
     if (definition.params.length > 0) {
@@ -130,13 +131,13 @@ class PubSubCommands extends CommandHandler {
           "    Print this help.",
         ];
       default:
-        throw new CommandError(`unknown subcommand '${echoed(sub)}'. Try PUBSUB HELP.`);
+        throw refuse(WireErrors.unknownSubcommand(sub, "PUBSUB"));
     }
   }
 }
 
 function wrongArity(name: string): CommandError {
-  return new CommandError(`wrong number of arguments for '${name}' command`);
+  return refuse(WireErrors.wrongArity(name));
 }
 
 function firstLine(text: string): string {

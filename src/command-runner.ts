@@ -1,7 +1,7 @@
 import { type CloseReason, isCommand, type ParsedItem } from "./protocol/wire.js";
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";
-import { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError } from "./errors.js";
+import { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError, refuse } from "./errors.js";
 import type { CommandDefinition, CommandHandler, CommandTable, ServerInfo } from "./handler.js";
 import type { ConnectionInfo } from "./connection-info.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
@@ -10,6 +10,7 @@ import type { StatsBuffer } from "./stats.js";
 import { echoed } from "./client-text.js";
 import { LazyCommandContext, runInCommandContext, tracksCommands } from "./command-context.js";
 import { CommandSignal } from "./command-signal.js";
+import { ERROR_CODE, WireErrors } from "./protocol/wire-errors.js";
 
 /** What the runner needs from the connection it serves. */
 export interface RunnerHost {
@@ -43,8 +44,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
-const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
-const INTERNAL_ERROR: ErrorReply = { code: "ERR", message: "Internal Server Error" };
+const INTERNAL_ERROR = WireErrors.internal;
 
 /** The message of a thrown value, for `debug` replies; never throws itself. */
 function describeThrown(error: unknown): string {
@@ -248,7 +248,7 @@ export class CommandRunner {
   #runItem(item: ParsedItem): Promise<void> | void {
     if (!isCommand(item)) {
       if ("login" in item) return this.#login(item.login.user, item.login.password);
-      this.#replyError({ code: "ERR", message: item.error });
+      this.#replyError(WireErrors.decoderItem(item.error));
       this.#host.stats.countError();
       if (item.close) this.#host.requestClose("protocol_error");
       return;
@@ -259,7 +259,7 @@ export class CommandRunner {
     const name = typeof first === "string" ? first : first.toString("utf8");
     const definition = this.#host.application.lookup(name);
     if (!definition) {
-      this.#replyError({ code: "ERR", message: `unknown command '${echoed(name)}'` });
+      this.#replyError(WireErrors.unknownCommand(name));
       this.#host.stats.countError();
       return;
     }
@@ -267,8 +267,8 @@ export class CommandRunner {
       // Redis clients understand NOAUTH; telnet users get the original retopy wording.
       const refusal =
         this.#host.connection.protocol === "text"
-          ? new CommandError("Authorization required")
-          : new CommandError("Authentication required.", "NOAUTH");
+          ? refuse(WireErrors.authorizationRequired)
+          : refuse(WireErrors.noAuth);
       return this.#complete(definition, null, refusal, true);
     }
     let handler: CommandHandler | undefined;
@@ -354,7 +354,7 @@ export class CommandRunner {
     const connection = this.#host.connection;
     return performLogin(this.#host.application.settings, connection, user, password).then((outcome) => {
       if (outcome.ok || this.#stopped) return;
-      this.#replyError({ code: "WRONGPASS", message: "invalid username-password pair or user is disabled." });
+      this.#replyError(WireErrors.wrongPass);
       this.#host.stats.countError();
     });
   }
@@ -434,6 +434,6 @@ export class CommandRunner {
       this.#host.connection.logger.error({ command: definition.name }, "command failed with a value that cannot be logged");
     }
     if (!this.#host.application.settings.debug) return INTERNAL_ERROR;
-    return { code: "ERR", message: `Internal Server Error: ${describeThrown(error)}` };
+    return WireErrors.internalWithDetail(describeThrown(error));
   }
 }

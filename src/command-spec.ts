@@ -1,5 +1,6 @@
 import { InvalidArgumentError, MissingArgumentError, RetopyError } from "./errors.js";
-import { asciiLowerCase, echoed } from "./client-text.js";
+import { asciiLowerCase } from "./client-text.js";
+import { WireErrors } from "./protocol/wire-errors.js";
 
 /**
  * Built-in argument types, or any function that converts the raw string (and may throw).
@@ -116,10 +117,7 @@ function convert(command: string, param: ParameterSpec, rawArgument: RawArgument
   if (param.type === "buffer") return typeof rawArgument === "string" ? Buffer.from(rawArgument) : rawArgument;
   const raw = typeof rawArgument === "string" ? rawArgument : rawArgument.toString("utf8");
   const fail = (expected: string): never => {
-    throw new InvalidArgumentError(
-      param.name,
-      `invalid value for argument '${param.name}' of '${command}': expected ${expected}, got '${echoed(raw)}'`,
-    );
+    throw new InvalidArgumentError(param.name, WireErrors.invalidArgument(param.name, command, expected, raw).message);
   };
   switch (param.type) {
     case "string":
@@ -144,7 +142,7 @@ function convert(command: string, param: ParameterSpec, rawArgument: RawArgument
         return param.type(raw);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        throw new InvalidArgumentError(param.name, `invalid value for argument '${param.name}' of '${command}': ${echoed(reason)}`);
+        throw new InvalidArgumentError(param.name, WireErrors.refusedArgument(param.name, command, reason).message);
       }
   }
 }
@@ -180,7 +178,7 @@ export function bindArguments(command: string, params: readonly ParameterSpec[],
   if (i < argv.length) {
     throw new InvalidArgumentError(
       params.length === 0 ? command : params[params.length - 1]!.name,
-      `wrong number of arguments for '${command}': unexpected '${echoed(String(argv[i]))}' (usage: ${formatUsage(command, params)})`,
+      WireErrors.unexpectedArgument(command, String(argv[i]), formatUsage(command, params)).message,
     );
   }
   return bound;
@@ -189,6 +187,6 @@ export function bindArguments(command: string, params: readonly ParameterSpec[],
 function missing(command: string, params: readonly ParameterSpec[], param: ParameterSpec): MissingArgumentError {
   return new MissingArgumentError(
     param.name,
-    `wrong number of arguments for '${command}': missing argument '${param.name}' (usage: ${formatUsage(command, params)})`,
+    WireErrors.missingArgument(command, param.name, formatUsage(command, params)).message,
   );
 }

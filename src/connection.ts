@@ -20,6 +20,7 @@ import { textReplyEncoder } from "./protocol/text-reply.js";
 import type { ReplyEncoder, ReplyValue } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
 import { asciiLowerCase } from "./client-text.js";
+import { WireErrors } from "./protocol/wire-errors.js";
 
 /** Protocol limits of every connection; see `RetopyServerOptions` for the defaults. */
 export interface ConnectionLimits {
@@ -512,15 +513,15 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.#runner?.stop(); // nothing more is run or written
     this.#abort?.abort();
     if (this.#services.logger.isLevelEnabled("info")) this.logger.info({ reason }, "connection closed");
-    const message =
+    const refusal =
       reason === "header_too_large"
-        ? `Protocol error: header too large (max ${this.#limits.maxHeaderSize} bytes)`
+        ? WireErrors.headerTooLarge(this.#limits.maxHeaderSize)
         : reason === "header_timeout"
-          ? "Protocol error: header timeout"
+          ? WireErrors.headerTimeout
           : null;
-    if (message) {
+    if (refusal) {
       const out = new ReplyOutput();
-      this.encoder.encodeError({ code: "ERR", message }, out);
+      this.encoder.encodeError(refusal, out);
       this.send(out.take());
     }
     // A client over its output limit is not waited for: what it did not read is dropped.

@@ -17,6 +17,11 @@ export class CommandError extends Error {
   }
 }
 
+/** The CommandError that replies `reply` (an entry of `WireErrors`, src/protocol/wire-errors.ts). */
+export function refuse(reply: { readonly code: string; readonly message: string }): CommandError {
+  return new CommandError(reply.message, reply.code);
+}
+
 /**
  * A command ran past its timeout (`commandTimeout`, `@command({ timeout })`): its signal is
  * aborted with this error, and the client gets `-TIMEOUT command 'name' timed out after N ms`.

@@ -7,6 +7,7 @@ import { MissingArgumentError, RetopyError } from "./errors.js";
 import type { PubSub } from "./pubsub.js";
 import type { ReplyValue } from "./reply.js";
 import type { ServerStats } from "./stats.js";
+import { WireErrors } from "./protocol/wire-errors.js";
 
 /** A mounted command: what dispatch, `commands` and `help` need to know. */
 export interface CommandDefinition {
@@ -146,7 +147,7 @@ export class CommandHandler {
       if (value !== undefined) return (Array.isArray(value) && this.#isVariadic(index) ? value[0] : value) as T;
     }
     if (defaultValue !== undefined) return defaultValue;
-    throw new MissingArgumentError(name, `missing argument '${name}'`);
+    throw new MissingArgumentError(name, WireErrors.undeclaredArgument(name).message);
   }
 
   /** Every value of an argument: the rest of the line for a variadic parameter. */

@@ -10,6 +10,7 @@ import { splitArgs } from "./protocol/split-args.js";
 import { textReplyEncoder } from "./protocol/text-reply.js";
 import type { ReplyValue } from "./reply.js";
 import { RetopyServer } from "./server.js";
+import { WireErrors } from "./protocol/wire-errors.js";
 
 /**
  * `app.inject()`: runs commands through a real `Connection` (its statechart, the handler
@@ -255,7 +256,7 @@ export class InjectedConnection {
       }
       argv = splitArgs(Buffer.from(command, "utf8"));
       if (argv === null) {
-        const error = { code: "ERR", message: "Protocol error: unbalanced quotes" };
+        const error = WireErrors.unbalancedQuotes;
         return Promise.resolve({ value: undefined, error, text: textOf([], undefined, error), pushes: [] });
       }
     } else argv = command;

@@ -18,6 +18,7 @@ import type { ConnectionInfo } from "./connection-info.js";
 import { createLogger, type LoggerOption } from "./logger.js";
 import { PubSub } from "./pubsub.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
+import { MAX_CLIENTS_LINE } from "./protocol/wire-errors.js";
 
 export interface RetopyServerOptions {
   /** pino instance (used as is), pino options with an optional `destination`, `true` (info, the default) or `false` (silent). */
@@ -374,7 +375,7 @@ export class RetopyServer {
    */
   #reject(socket: Socket): void {
     socket.on("error", () => undefined); // the client may already be gone
-    socket.end("-ERR max number of clients reached\r\n", () => socket.destroy());
+    socket.end(MAX_CLIENTS_LINE, () => socket.destroy());
     // Never wait on a peer that does not read: the socket goes within a second either way.
     setTimeout(() => socket.destroy(), 1000).unref();
     this.#countRefusal();

@@ -2,8 +2,9 @@
  * Per-connection facts for HELLO and CLIENT: the protocol number, the library a client
  * announced with CLIENT SETINFO, the `id=… addr=…` line, and Redis's rule for names.
  */
-import { CommandError } from "../errors.js";
+import { refuse } from "../errors.js";
 import type { ConnectionInfo } from "../connection-info.js";
+import { WireErrors } from "../protocol/wire-errors.js";
 
 /** Redis accepts client names and library infos made of `!`..`~` only. */
 export const PRINTABLE = /^[!-~]*$/;
@@ -34,5 +35,5 @@ export function clientLine(connection: ConnectionInfo): string {
 
 /** Redis's rule for client names: printable, no spaces; the empty name clears it. */
 export function checkClientName(name: string): void {
-  if (!PRINTABLE.test(name)) throw new CommandError("Client names cannot contain spaces, newlines or special characters.");
+  if (!PRINTABLE.test(name)) throw refuse(WireErrors.clientNameInvalid);
 }

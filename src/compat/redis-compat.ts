@@ -17,24 +17,25 @@
 import type { CommandDefinition } from "../handler.js";
 import { performLogin } from "../auth.js";
 import { command, parameter } from "../decorators.js";
-import { CommandError } from "../errors.js";
+import { CommandError, refuse } from "../errors.js";
 import { CommandHandler } from "../handler.js";
 import { type ReplyValue, type Status, status, type Verbatim, verbatim } from "../reply.js";
 import { retopyVersion } from "../version.js";
 import { checkClientName, clientLine, libraryInfo, PRINTABLE, protoNumber } from "./client-info.js";
 import { commandInfoReply, docEntryOf, docsReply } from "./command-table.js";
 import { configGet, infoText } from "./server-info.js";
-import { asciiLowerCase, echoed } from "../client-text.js";
+import { asciiLowerCase } from "../client-text.js";
+import { WireErrors } from "../protocol/wire-errors.js";
 
 const OK = status("OK");
 const INTEGER = /^[+-]?\d+$/;
 
 function wrongArity(name: string): CommandError {
-  return new CommandError(`wrong number of arguments for '${name}' command`);
+  return refuse(WireErrors.wrongArity(name));
 }
 
 function unknownSubcommand(cmd: string, sub: string): CommandError {
-  return new CommandError(`unknown subcommand '${echoed(sub)}'. Try ${cmd} HELP.`);
+  return refuse(WireErrors.unknownSubcommand(sub, cmd));
 }
 
 /** Redis's connection and server commands, for Redis clients and tools. */
@@ -48,8 +49,8 @@ export class RedisCompat extends CommandHandler {
     let version: 2 | 3 | null = null;
     if (protover !== null) {
       const n = INTEGER.test(protover) ? Number(protover) : NaN;
-      if (!Number.isSafeInteger(n)) throw new CommandError("Protocol version is not an integer or out of range");
-      if (n !== 2 && n !== 3) throw new CommandError("sorry, this protocol version is not supported", "NOPROTO");
+      if (!Number.isSafeInteger(n)) throw refuse(WireErrors.protoNotInteger);
+      if (n !== 2 && n !== 3) throw refuse(WireErrors.noProto);
       version = n;
     }
     let credentials: [string, string] | null = null;
@@ -64,16 +65,13 @@ export class RedisCompat extends CommandHandler {
         name = options[i + 1]!;
         i += 1;
       } else {
-        throw new CommandError(`Syntax error in HELLO option '${echoed(option)}'`);
+        throw refuse(WireErrors.helloOption(option));
       }
     }
     // Check everything before changing anything: a refused HELLO leaves the connection as it was.
     if (credentials === null && this.application.settings.requireLogin && this.connection.user === null) {
       // Redis's words under requirepass: HELLO is on the login path only with its AUTH.
-      throw new CommandError(
-        "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
-        "NOAUTH",
-      );
+      throw refuse(WireErrors.helloNeedsAuth);
     }
     if (name !== null) checkClientName(name);
     if (credentials) await logIn(this, credentials[0], credentials[1]);
@@ -95,7 +93,7 @@ export class RedisCompat extends CommandHandler {
   async auth(): Promise<Status> {
     const args = this.getArguments("credentials");
     // Arity is checked here rather than by the parameter list, whose error would quote an argument.
-    if (args.length > 2) throw new CommandError("syntax error");
+    if (args.length > 2) throw refuse(WireErrors.syntax);
     const [first, second] = args;
     if (second === undefined) await logIn(this, undefined, first ?? "");
     else await logIn(this, first, second);
@@ -128,8 +126,8 @@ export class RedisCompat extends CommandHandler {
         if (args.length !== 2) throw wrongArity("client|setinfo");
         const [attr, value] = args as [string, string];
         const key = asciiLowerCase(attr);
-        if (key !== "lib-name" && key !== "lib-ver") throw new CommandError(`Unrecognized option '${echoed(attr)}'`);
-        if (!PRINTABLE.test(value)) throw new CommandError(`${key} cannot contain spaces, newlines or special characters.`);
+        if (key !== "lib-name" && key !== "lib-ver") throw refuse(WireErrors.clientInfoOption(attr));
+        if (!PRINTABLE.test(value)) throw refuse(WireErrors.clientInfoInvalid(key));
         const info = libraryInfo.get(connection) ?? {};
         if (key === "lib-name") info.name = value;
         else info.version = value;
@@ -170,9 +168,9 @@ export class RedisCompat extends CommandHandler {
   select(): Status {
     const index = this.getArgument("index");
     if (!INTEGER.test(index) || !Number.isSafeInteger(Number(index))) {
-      throw new CommandError("value is not an integer or out of range");
+      throw refuse(WireErrors.notAnInteger);
     }
-    if (Number(index) !== 0) throw new CommandError("DB index is out of range");
+    if (Number(index) !== 0) throw refuse(WireErrors.dbIndexOutOfRange);
     return OK;
   }
 
@@ -235,7 +233,7 @@ export class RedisCompat extends CommandHandler {
       case "set":
       case "resetstat":
       case "rewrite":
-        throw new CommandError(`CONFIG ${sub.toUpperCase()} is not supported by retopy`);
+        throw refuse(WireErrors.configUnsupported(sub));
       case "help":
         return [
           "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -270,9 +268,7 @@ async function logIn(handler: CommandHandler, user: string | undefined, password
   const outcome = await performLogin(handler.application.settings, handler.connection, user ?? "default", password);
   if (outcome.ok) return;
   if (outcome.reason === "unconfigured") {
-    throw new CommandError(
-      "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-    );
+    throw refuse(WireErrors.authUnconfigured);
   }
-  throw new CommandError("invalid username-password pair or user is disabled.", "WRONGPASS");
+  throw refuse(WireErrors.wrongPass);
 }

@@ -13,6 +13,7 @@ import { isAscii } from "node:buffer";
 import type { ParsedItem } from "./wire.js";
 import { keepable } from "./keepable.js";
 import { splitArgs, UNBALANCED_QUOTES } from "./split-args.js";
+import { WireErrors } from "./wire-errors.js";
 
 export type WireFormat = "text" | "resp";
 
@@ -32,7 +33,7 @@ const DOLLAR = 0x24;
 /** Reads up to this size get a latin1 text view; larger ones (big values) are not copied. */
 const TEXT_VIEW_LIMIT = 16 * 1024;
 const HIGH_BYTE = /[\x80-\xff]/g;
-const TOO_BIG_INLINE = "Protocol error: too big inline request";
+const TOO_BIG_INLINE = WireErrors.tooBigInline.message;
 /**
  * Room reserved up front for a request's arguments. Beyond it the array grows as arguments
  * arrive: an 11-byte `*1048576` header must not reserve 8 MB (Redis caps its reservation too).
@@ -239,26 +240,26 @@ export class RequestDecoder {
       count = this.#readNumberLine(buf, pos + 1, "multibulk length");
       if (count === INCOMPLETE) return -1;
       at = this.#numberEnd;
-      if (count > this.#limits.maxArgs) throw new FatalProtocolError("Protocol error: invalid multibulk length");
+      if (count > this.#limits.maxArgs) throw new FatalProtocolError(WireErrors.invalidLength("multibulk length").message);
       if (count <= 0) return at; // `*0` and `*-1` are ignored, as Redis does
       argv = count <= PREALLOCATED_ARGS ? new Array(count) : [];
     }
     for (; i < count; i++) {
       if (at >= buf.length) return this.#suspend(argv, count, i, at);
       if (buf[at] !== DOLLAR) {
-        throw new FatalProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(buf[at]!)}'`);
+        throw new FatalProtocolError(WireErrors.expectedBulk(String.fromCharCode(buf[at]!)).message);
       }
       const length = this.#readNumberLine(buf, at + 1, "bulk length");
       if (length === INCOMPLETE) return this.#suspend(argv, count, i, at);
       const bodyStart = this.#numberEnd;
-      if (length < 0 || length > this.#limits.maxBulkLength) throw new FatalProtocolError("Protocol error: invalid bulk length");
+      if (length < 0 || length > this.#limits.maxBulkLength) throw new FatalProtocolError(WireErrors.invalidLength("bulk length").message);
       const bodyEnd = bodyStart + length;
       if (bodyEnd + 2 > buf.length) {
         // Wait for the whole body instead of re-parsing on every chunk of a large value.
         this.#needed = bodyEnd + 2 - at;
         return this.#suspend(argv, count, i, at);
       }
-      if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) throw new FatalProtocolError("Protocol error: expected CRLF after bulk string");
+      if (buf[bodyEnd] !== CR || buf[bodyEnd + 1] !== LF) throw new FatalProtocolError(WireErrors.expectedCrlfAfterBulk.message);
       const text = this.#text;
       // Plain ASCII arguments become strings (lossless); anything else stays raw bytes.
       argv[i] =
@@ -298,18 +299,18 @@ export class RequestDecoder {
       if (code >= 0x30 && code <= 0x39) {
         value = value * 10 + (code - 0x30);
         // Far beyond any limit: stop before the number loses precision.
-        if (value > 0xffffffff) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+        if (value > 0xffffffff) throw new FatalProtocolError(WireErrors.invalidLength(what).message);
         continue;
       }
       if (code === CR) break;
-      throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+      throw new FatalProtocolError(WireErrors.invalidLength(what).message);
     }
-    if (i - pos > 20) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+    if (i - pos > 20) throw new FatalProtocolError(WireErrors.invalidLength(what).message);
     if (i + 1 >= buf.length) {
-      if (buf.length - pos > 32) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+      if (buf.length - pos > 32) throw new FatalProtocolError(WireErrors.invalidLength(what).message);
       return INCOMPLETE;
     }
-    if (buf[i + 1] !== LF || i === digitsStart) throw new FatalProtocolError(`Protocol error: invalid ${what}`);
+    if (buf[i + 1] !== LF || i === digitsStart) throw new FatalProtocolError(WireErrors.invalidLength(what).message);
     this.#numberEnd = i + 2;
     return negative ? -value : value;
   }

@@ -1,5 +1,6 @@
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim } from "../reply.js";
 import type { ReplyOutput } from "./reply-output.js";
+import { ERROR_CODE } from "./wire-errors.js";
 
 /**
  * RESP2 / RESP3 replies. Every value a command writes becomes one RESP value:
@@ -29,7 +30,6 @@ const NULL3 = "_\r\n";
 const NULL2 = "$-1\r\n";
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 
 /** UTF-8 byte length. (A JS loop for short ASCII strings measured no faster than the native call.) */
 function byteLength(text: string): number {

@@ -2,9 +2,11 @@
  * Splits one command line into arguments the way Redis's `sdssplitargs`
  * (and so redis-cli) does, so users can type the quoting they already know.
  */
+import { WireErrors } from "./wire-errors.js";
 
 /** Reply text for a line that {@link splitArgs} rejects. */
-export const UNBALANCED_QUOTES = "Protocol error: unbalanced quotes";
+/** The error of a line whose quotes do not close (Redis's wording). */
+export const UNBALANCED_QUOTES = WireErrors.unbalancedQuotes.message;
 
 const DQUOTE = 0x22;
 const SQUOTE = 0x27;

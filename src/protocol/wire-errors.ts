@@ -22,6 +22,19 @@ export const WireErrors = {
   syntax: err("syntax error"),
   notAnInteger: err("value is not an integer or out of range"),
   internal: err("Internal Server Error"),
+
+  // Arguments (src/command-spec.ts binds them; `getArgument` asks for one by name)
+  invalidArgument: (param: string, command: string, expected: string, got: string) =>
+    err(`invalid value for argument '${param}' of '${command}': expected ${expected}, got '${echoed(got)}'`),
+  /** A parameter's own `validate` refused the value, saying why. */
+  refusedArgument: (param: string, command: string, reason: string) =>
+    err(`invalid value for argument '${param}' of '${command}': ${echoed(reason)}`),
+  unexpectedArgument: (command: string, got: string, usage: string) =>
+    err(`wrong number of arguments for '${command}': unexpected '${echoed(got)}' (usage: ${usage})`),
+  missingArgument: (command: string, param: string, usage: string) =>
+    err(`wrong number of arguments for '${command}': missing argument '${param}' (usage: ${usage})`),
+  /** `getArgument(name)` of a name the command does not declare. */
+  undeclaredArgument: (name: string) => err(`missing argument '${name}'`),
   /** With `debug: true`: the thrown value's description follows. */
   internalWithDetail: (detail: string) => err(`Internal Server Error: ${detail}`),
 
@@ -41,11 +54,11 @@ export const WireErrors = {
   }) as ErrorReply,
 
   // Connection and protocol
+  /** A decoder's error item: its message is one of the protocol entries below, its code ERR. */
+  decoderItem: (message: string) => err(message),
   maxClients: err("max number of clients reached"),
   unbalancedQuotes: err("Protocol error: unbalanced quotes"),
   tooBigInline: err("Protocol error: too big inline request"),
-  invalidMultibulkLength: err("Protocol error: invalid multibulk length"),
-  invalidBulkLength: err("Protocol error: invalid bulk length"),
   /** `what`: "multibulk length" or "bulk length", the number that did not parse. */
   invalidLength: (what: string) => err(`Protocol error: invalid ${what}`),
   expectedBulk: (got: string) => err(`Protocol error: expected '$', got '${got}'`),
@@ -53,6 +66,15 @@ export const WireErrors = {
   headerTooLarge: (max: number) => err(`Protocol error: header too large (max ${max} bytes)`),
   headerTimeout: err("Protocol error: header timeout"),
   noProto: Object.freeze({ code: "NOPROTO", message: "sorry, this protocol version is not supported" }) as ErrorReply,
+  protoNotInteger: err("Protocol version is not an integer or out of range"),
+  helloOption: (option: string) => err(`Syntax error in HELLO option '${echoed(option)}'`),
+
+  // Redis's connection commands (src/compat/)
+  clientNameInvalid: err("Client names cannot contain spaces, newlines or special characters."),
+  clientInfoOption: (attr: string) => err(`Unrecognized option '${echoed(attr)}'`),
+  clientInfoInvalid: (key: string) => err(`${key} cannot contain spaces, newlines or special characters.`),
+  dbIndexOutOfRange: err("DB index is out of range"),
+  configUnsupported: (sub: string) => err(`CONFIG ${echoed(sub).toUpperCase()} is not supported by retopy`),
 } as const;
 
 /** The line a connection refused at accept gets (written before any protocol is known). */
