@@ -2,6 +2,7 @@ import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, sendTo, se
 import type { CloseReason, HandshakeMode, ParsedItem, WireProtocol } from "../src/protocol/wire.js";
 import { HANDLER_SYSTEM_ID, type HandlerEvent } from "./handler-event.js";
 import type { supervisorMachine } from "./supervisor.machine.js";
+import type { HeaderLimits } from "../src/limits.js";
 
 /**
  * The life of one client connection: `header → ready → authenticated → closed`.
@@ -25,22 +26,16 @@ import type { supervisorMachine } from "./supervisor.machine.js";
  * and an inspector on the supervisor sees every connection).
  */
 
-export interface ConnectionInput {
+export interface ConnectionInput extends HeaderLimits {
   readonly id: string;
   readonly handshake: HandshakeMode;
-  /** Bytes allowed in the handshake line. */
-  readonly maxHeaderSize: number;
-  /** Milliseconds to wait for the handshake line; 0 waits forever. */
-  readonly headerTimeout: number;
   /** The server's supervisor, which this connection reports its opening and closing to. */
   readonly supervisor: ActorRefFrom<typeof supervisorMachine>;
 }
 
-export interface ConnectionContext {
+export interface ConnectionContext extends HeaderLimits {
   readonly id: string;
   readonly handshake: HandshakeMode;
-  readonly maxHeaderSize: number;
-  readonly headerTimeout: number;
   readonly header: Readonly<Record<string, string>> | null;
   readonly user: string | null;
   readonly protocol: WireProtocol;

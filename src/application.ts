@@ -17,7 +17,8 @@ import {
 } from "./handler.js";
 import { inject, injectAll, type InjectCommand, InjectedConnection, type InjectOptions, type InjectResult } from "./inject.js";
 import { asciiLowerCase } from "./client-text.js";
-import { type ApplicationSettings, type CheckedSettings, checkSettings, MAX_DELAY } from "./settings.js";
+import { MAX_TIMER_MS } from "./limits.js";
+import { type ApplicationSettings, type CheckedSettings, checkSettings } from "./settings.js";
 
 /** A handler class, optionally with the options its `initialize(options)` receives. */
 export type HandlerEntry =
@@ -31,8 +32,8 @@ const LOGIN_BY_DEFAULT: ReadonlySet<string> = new Set(["subscribe", "publish", "
 /** A command's own timeout, checked when it is mounted. */
 function checkTimeout(name: string, timeout: number | undefined): number | undefined {
   if (timeout === undefined) return undefined;
-  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0 || timeout > MAX_DELAY) {
-    throw new RetopyError("RETOPY_INVALID_COMMAND", `the timeout of '${name}' must be a number of milliseconds from 0 to ${MAX_DELAY}`);
+  if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout < 0 || timeout > MAX_TIMER_MS) {
+    throw new RetopyError("RETOPY_INVALID_COMMAND", `the timeout of '${name}' must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
   }
   return timeout;
 }

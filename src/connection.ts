@@ -21,23 +21,11 @@ import type { ReplyEncoder, ReplyValue } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
 import { asciiLowerCase } from "./client-text.js";
 import { WireErrors } from "./protocol/wire-errors.js";
+import type { Limits } from "./limits.js";
 
-/** Protocol limits of every connection; see `RetopyServerOptions` for the defaults. */
-export interface ConnectionLimits {
+/** What every connection enforces: the limits (src/limits.ts) and how its first line is read. */
+export interface ConnectionLimits extends Limits {
   readonly handshake: HandshakeMode;
-  readonly maxHeaderSize: number;
-  readonly headerTimeout: number;
-  readonly maxLineLength: number;
-  readonly maxBulkLength: number;
-  readonly maxArgs: number;
-  /** Milliseconds without a complete command before the connection closes; 0 = never. */
-  readonly idleTimeout: number;
-  /** Milliseconds an async command may run before it is answered `-TIMEOUT`; 0 = no limit. */
-  readonly commandTimeout: number;
-  /** Unsent reply bytes above which reading from the client stops until they drain. */
-  readonly outputHighWaterMark: number;
-  /** Unsent reply bytes past which the client is disconnected; 0 = no limit. */
-  readonly maxOutputBuffer: number;
 }
 
 /** What the server shares with each of its connections. */

@@ -19,8 +19,10 @@ import { createLogger, type LoggerOption } from "./logger.js";
 import { PubSub } from "./pubsub.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
 import { MAX_CLIENTS_LINE } from "./protocol/wire-errors.js";
+import { checkLimits, type LimitOptions } from "./limits.js";
 
-export interface RetopyServerOptions {
+/** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
+export interface RetopyServerOptions extends LimitOptions {
   /** pino instance (used as is), pino options with an optional `destination`, `true` (info, the default) or `false` (silent). */
   logger?: LoggerOption;
   /**
@@ -28,43 +30,6 @@ export interface RetopyServerOptions {
    * anything else is the header; `line`: always the header (the original retopy); `none`: no header.
    */
   handshake?: HandshakeMode;
-  /** Longest handshake line in bytes; longer closes the connection (default 255). */
-  maxHeaderSize?: number;
-  /** Milliseconds to wait for the handshake line, 0 = forever (default 60000). */
-  headerTimeout?: number;
-  /** Longest inline command line in bytes (default 64 KiB, as Redis's inline limit). */
-  maxLineLength?: number;
-  /** Longest bulk string in a RESP request (default 512 MiB, as Redis's proto-max-bulk-len). */
-  maxBulkLength?: number;
-  /** Most arguments in one RESP request (default 1,048,576). */
-  maxArgs?: number;
-  /**
-   * Most open connections (default 10,000, as Redis's maxclients). The next client gets
-   * `-ERR max number of clients reached` and is closed; 0 = no limit.
-   */
-  maxConnections?: number;
-  /**
-   * Milliseconds a connection may go without sending a complete command, and with none
-   * running, before it is closed (default 0 = never). Bytes that never make a command
-   * do not count, so a client trickling one byte a second cannot hold its slot. Subscribed
-   * (pub/sub) connections are exempt, as in Redis.
-   */
-  idleTimeout?: number;
-  /**
-   * Milliseconds an async command may run (default 0 = no limit, as Redis has none; a
-   * blocking-style command such as a queue's wait would be cut). Past it, the command's
-   * `this.signal` aborts, the client gets `-TIMEOUT command 'name' timed out after N ms`, and
-   * whatever the command writes or returns later is dropped; later replies keep their order.
-   * `@command({ timeout })` sets one command's. A synchronous command cannot be interrupted.
-   */
-  commandTimeout?: number;
-  /** Unsent reply bytes above which the server stops reading from that client (default 1 MiB). */
-  outputHighWaterMark?: number;
-  /**
-   * Unsent reply bytes past which the client is disconnected, with a log line (default 64 MiB,
-   * 0 = no limit): a client that never reads, or a subscriber that cannot keep up.
-   */
-  maxOutputBuffer?: number;
   /**
    * Live inspection in the Stately inspector (default off, and then nothing of it is loaded):
    * `true` or `{ port, host, filter, commands, maxDeferredEvents }`. `listen()` starts its
@@ -97,55 +62,15 @@ export interface CloseResult {
   readonly connectionsCut: number;
 }
 
-const DEFAULT_LIMITS: ConnectionLimits = {
-  handshake: "auto",
-  maxHeaderSize: 255,
-  headerTimeout: 60_000,
-  maxLineLength: 64 * 1024,
-  maxBulkLength: 512 * 1024 * 1024,
-  maxArgs: 1024 * 1024,
-  idleTimeout: 0,
-  commandTimeout: 0,
-  outputHighWaterMark: 1024 * 1024,
-  maxOutputBuffer: 64 * 1024 * 1024,
-};
-const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** How often idle connections are looked for: often enough for short timeouts, at most once a second. */
 const IDLE_SWEEP_MAX_MS = 1000;
 
-function checkLimits(options: RetopyServerOptions): ConnectionLimits {
-  const limits = {
-    handshake: options.handshake ?? DEFAULT_LIMITS.handshake,
-    maxHeaderSize: options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize,
-    headerTimeout: options.headerTimeout ?? DEFAULT_LIMITS.headerTimeout,
-    maxLineLength: options.maxLineLength ?? DEFAULT_LIMITS.maxLineLength,
-    maxBulkLength: options.maxBulkLength ?? DEFAULT_LIMITS.maxBulkLength,
-    maxArgs: options.maxArgs ?? DEFAULT_LIMITS.maxArgs,
-    idleTimeout: options.idleTimeout ?? DEFAULT_LIMITS.idleTimeout,
-    commandTimeout: options.commandTimeout ?? DEFAULT_LIMITS.commandTimeout,
-    outputHighWaterMark: options.outputHighWaterMark ?? DEFAULT_LIMITS.outputHighWaterMark,
-    maxOutputBuffer: options.maxOutputBuffer ?? DEFAULT_LIMITS.maxOutputBuffer,
-  };
-  if (!["auto", "line", "none"].includes(limits.handshake)) {
-    throw new RetopyError("RETOPY_INVALID_OPTION", `handshake must be "auto", "line" or "none", not '${String(limits.handshake)}'`);
+function connectionLimits(options: RetopyServerOptions): ConnectionLimits {
+  const handshake = options.handshake ?? "auto";
+  if (!["auto", "line", "none"].includes(handshake)) {
+    throw new RetopyError("RETOPY_INVALID_OPTION", `handshake must be "auto", "line" or "none", not '${String(handshake)}'`);
   }
-  const numeric = [
-    "maxHeaderSize",
-    "headerTimeout",
-    "maxLineLength",
-    "maxBulkLength",
-    "maxArgs",
-    "idleTimeout",
-    "commandTimeout",
-    "outputHighWaterMark",
-    "maxOutputBuffer",
-  ] as const;
-  for (const key of numeric) {
-    if (!Number.isFinite(limits[key]) || limits[key] < 0) {
-      throw new RetopyError("RETOPY_INVALID_OPTION", `${key} must be a non-negative number`);
-    }
-  }
-  return limits;
+  return { ...checkLimits(options), handshake };
 }
 
 /**
@@ -181,11 +106,8 @@ export class RetopyServer {
     }
     this.application = application;
     this.logger = createLogger(options.logger);
-    this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 0) {
-      throw new RetopyError("RETOPY_INVALID_OPTION", "maxConnections must be a non-negative integer");
-    }
-    const limits = checkLimits(options);
+    const limits = connectionLimits(options);
+    this.#maxConnections = limits.maxConnections;
     const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.#registry, this.logger) } });
     this.#inspection = LiveInspector.fromOption(options.inspect, this.logger);
     this.supervisor = createActor(supervisor, {

@@ -4,6 +4,7 @@
  */
 import type { ConnectionInfo } from "./connection-info.js";
 import { RetopyError } from "./errors.js";
+import { MAX_TIMER_MS } from "./limits.js";
 
 export interface ApplicationSettings {
   /** Mount the built-in `commands`, `help` and `stats` after your handlers (default true). */
@@ -68,8 +69,6 @@ export type AuthenticateFunction = (
 /** The settings as an application holds them: every default filled in, frozen. */
 export type CheckedSettings = Readonly<Required<Omit<ApplicationSettings, "authenticate">> & Pick<ApplicationSettings, "authenticate">>;
 
-/** Largest delay `setTimeout` honours (about 24.8 days); a longer one would fire at once. */
-export const MAX_DELAY = 2_147_483_647;
 
 /** The settings with their defaults, checked: a bad value is a RetopyError at startup. */
 export function checkSettings(settings: ApplicationSettings): CheckedSettings {
@@ -106,8 +105,8 @@ export function checkSettings(settings: ApplicationSettings): CheckedSettings {
     throw new RetopyError("RETOPY_INVALID_OPTION", "authenticate must be a function");
   }
   const delay = checked.authFailureDelay;
-  if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0 || delay > MAX_DELAY) {
-    throw new RetopyError("RETOPY_INVALID_OPTION", `authFailureDelay must be a number of milliseconds from 0 to ${MAX_DELAY}`);
+  if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0 || delay > MAX_TIMER_MS) {
+    throw new RetopyError("RETOPY_INVALID_OPTION", `authFailureDelay must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
   }
   if (!Number.isSafeInteger(checked.maxAuthFailures) || checked.maxAuthFailures < 0) {
     throw new RetopyError("RETOPY_INVALID_OPTION", "maxAuthFailures must be a non-negative integer (0: unlimited)");

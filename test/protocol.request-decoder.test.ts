@@ -8,7 +8,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { isCommand, type ParsedItem } from "../src/protocol/wire.js";
-import { type DecoderLimits, RequestDecoder, type WireFormat } from "../src/protocol/request-decoder.js";
+import type { DecoderLimits } from "../src/limits.js";
+import { RequestDecoder, type WireFormat } from "../src/protocol/request-decoder.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

@@ -14,17 +14,9 @@ import type { ParsedItem } from "./wire.js";
 import { keepable } from "./keepable.js";
 import { splitArgs, UNBALANCED_QUOTES } from "./split-args.js";
 import { WireErrors } from "./wire-errors.js";
+import type { DecoderLimits } from "../limits.js";
 
 export type WireFormat = "text" | "resp";
-
-export interface DecoderLimits {
-  /** Longest inline line in bytes (Redis: 64 KiB). */
-  readonly maxLineLength: number;
-  /** Longest bulk string in a RESP request. */
-  readonly maxBulkLength: number;
-  /** Most arguments in one RESP request. */
-  readonly maxArgs: number;
-}
 
 const LF = 0x0a;
 const CR = 0x0d;
