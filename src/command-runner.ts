@@ -2,7 +2,7 @@ import { type CloseReason, isCommand, type ParsedItem } from "./protocol/wire.js
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";
 import { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError, refuse } from "./errors.js";
-import type { CommandDefinition, CommandHandler, CommandTable, ServerInfo } from "./handler.js";
+import { type CommandDefinition, type CommandHandler, type CommandTable, FINISHED, REPLIES, type ServerInfo, SKIP_REPLY } from "./handler.js";
 import type { ConnectionInfo } from "./connection-info.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
@@ -361,7 +361,7 @@ export class CommandRunner {
 
   /** The automatic finish: the returned value is written, then `onFinish` runs. */
   #finish(definition: CommandDefinition, handler: CommandHandler, outcome: unknown, failed: boolean): Promise<void> | void {
-    handler._finished = true;
+    handler[FINISHED] = true;
     if (!definition.hooks.onFinish) return this.#complete(definition, handler, outcome, failed);
     let finished: unknown;
     try {
@@ -411,8 +411,8 @@ export class CommandRunner {
       return;
     }
     // `skipReply()`: the command answered with its pushes, which are already in the output.
-    if (handler?._skipReply) return;
-    const written = handler?._replies ?? null;
+    if (handler?.[SKIP_REPLY]) return;
+    const written = handler?.[REPLIES] ?? null;
     if (written === null) this.#host.encoder.encodeValue(outcome === undefined ? OK : (outcome as ReplyValue), this.#output);
     else this.#host.encoder.encodeValues(outcome === undefined ? written : [...written, outcome as ReplyValue], this.#output);
   }

@@ -22,6 +22,7 @@ import type { StatsBuffer } from "./stats.js";
 import { asciiLowerCase } from "./client-text.js";
 import { WireErrors } from "./protocol/wire-errors.js";
 import type { Limits } from "./limits.js";
+import { ConnectionView } from "./connection-view.js";
 
 /** What every connection enforces: the limits (src/limits.ts) and how its first line is read. */
 export interface ConnectionLimits extends Limits {
@@ -91,6 +92,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   // idle connection (the bench measures it).
   #abort: AbortController | null = null;
   #logger: Logger | null = null;
+  #view: ConnectionView | null = null;
   #closed = false;
   readonly #actor: Actor<ConnectionMachine>;
   /** This connection's command queue; created when the machine enters `open`. */
@@ -221,8 +223,14 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   // ---- RunnerHost: what the handler actor uses ---------------------------------------------
 
+  /** What commands are handed: the ConnectionInfo part only (src/connection-view.ts). */
   get connection(): ConnectionInfo {
-    return this;
+    return (this.#view ??= new ConnectionView(this));
+  }
+
+  /** The view, if any command was ever handed one (pub/sub and logins are keyed by it). */
+  get existingView(): ConnectionInfo | null {
+    return this.#view;
   }
 
   get closeRequested(): boolean {
@@ -340,7 +348,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
     // A running command is activity; so is a subscription (Redis never times those out), but
     // only a logged-in one when the application has logins: strangers must not hold slots.
     const mayIdle = this.application.settings.authenticate === undefined || this.user !== null;
-    if (this.#runner?.busy || (mayIdle && this.#services.server.pubsub.subscriptionCount(this) > 0)) {
+    if (this.#runner?.busy || (mayIdle && this.#view !== null && this.#services.server.pubsub.subscriptionCount(this.#view) > 0)) {
       this.#lastActive = now;
       return;
     }

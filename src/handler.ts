@@ -96,13 +96,21 @@ export interface HandlerContext {
  * Lifecycle (as in Tornado): `initialize(options)`, `prepare()`, the command method,
  * automatic finish, `onFinish()`. `prepare`, the method and `onFinish` may be async.
  */
+/** @internal The runner's view of a handler's reply state (src/command-runner.ts). */
+export const REPLIES: unique symbol = Symbol("retopy.replies");
+/** @internal */
+export const FINISHED: unique symbol = Symbol("retopy.finished");
+/** @internal */
+export const SKIP_REPLY: unique symbol = Symbol("retopy.skipReply");
+
 export class CommandHandler {
+  // Symbol keys: a subclass's own `_replies` or `finished_` field can never clobber them.
   /** @internal Everything written with `write()`, or null until the first write. */
-  _replies: ReplyValue[] | null = null;
+  [REPLIES]: ReplyValue[] | null = null;
   /** @internal */
-  _finished = false;
+  [FINISHED] = false;
   /** @internal Set by `skipReply()`; read by the command runner. */
-  _skipReply = false;
+  [SKIP_REPLY] = false;
   // One field instead of one per service: a handler is built for every command.
   readonly #context: HandlerContext;
   #command: CommandInvocation | null = null;
@@ -186,10 +194,10 @@ export class CommandHandler {
 
   /** Adds a reply; the connection's protocol frames it. Call once per line in text mode. */
   write(value: ReplyValue): void {
-    if (this._finished) {
+    if (this[FINISHED]) {
       throw new RetopyError("RETOPY_WRITE_AFTER_FINISH", `'${this.#context.definition.name}' wrote after its reply was finished`);
     }
-    (this._replies ??= []).push(value);
+    (this[REPLIES] ??= []).push(value);
   }
 
   /**
@@ -200,13 +208,13 @@ export class CommandHandler {
    * after whatever it had already pushed. Call it from `prepare()` or the command itself.
    */
   skipReply(): void {
-    if (this._finished) {
+    if (this[FINISHED]) {
       throw new RetopyError(
         "RETOPY_WRITE_AFTER_FINISH",
         `'${this.#context.definition.name}' called skipReply() after its reply was finished`,
       );
     }
-    this._skipReply = true;
+    this[SKIP_REPLY] = true;
   }
 
   /**
@@ -227,7 +235,7 @@ export class CommandHandler {
 
   /** True once the reply has been completed. */
   get finished(): boolean {
-    return this._finished;
+    return this[FINISHED];
   }
 
   /**

@@ -135,7 +135,8 @@ export class RetopyServer {
       counters: { clientIds: 0 },
       released: (connection) => {
         // Subscriptions already went when the connection closed; this is the backstop.
-        this.pubsub.unsubscribeAll(connection);
+        const view = connection.existingView;
+        if (view) this.pubsub.unsubscribeAll(view);
         if (this.#registry.size < this.#maxConnections) this.#atCapacity = false;
         if (this.#registry.size === 0) this.#onEmpty?.();
       },
