@@ -38,6 +38,8 @@ export interface RunnerHost {
    * mark): a promise that settles once it has caught up, or the connection closed. Else null.
    */
   outputBlocked(): Promise<void> | null;
+  /** The queue ran dry: every command received so far has replied (`app.inject()` waits on it). */
+  idle(): void;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -194,7 +196,9 @@ export class CommandRunner {
     this.#head = 0;
     this.#draining = false;
     this.#flush();
-    if (!this.#stopped && (this.#host.closeRequested || this.#host.drainRequested)) this.#host.closeNow();
+    if (this.#stopped) return;
+    this.#host.idle();
+    if (this.#host.closeRequested || this.#host.drainRequested) this.#host.closeNow();
   }
 
   /**

@@ -93,6 +93,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   #abort: AbortController | null = null;
   #logger: Logger | null = null;
   #view: ConnectionView | null = null;
+  #idleListener: (() => void) | null = null;
   #closed = false;
   readonly #actor: Actor<ConnectionMachine>;
   /** This connection's command queue; created when the machine enters `open`. */
@@ -360,6 +361,15 @@ export class Connection implements ConnectionInfo, RunnerHost {
   /** @internal True while commands are queued or running (`app.inject()` tells a reply-less command from a slow one). */
   get _busy(): boolean {
     return this.#runner?.busy ?? false;
+  }
+
+  /** @internal Called each time the command queue runs dry; `app.inject()` listens (one listener). */
+  _onIdle(listener: (() => void) | null): void {
+    this.#idleListener = listener;
+  }
+
+  idle(): void {
+    this.#idleListener?.();
   }
 
   /** @internal The handler actor hands this connection its batches here. */

@@ -163,8 +163,6 @@ function serverFor(application: CommandTable): RetopyServer {
   return server;
 }
 
-/** How often a running command with no reply yet is checked for having finished reply-less. */
-const IDLE_CHECK_MS = 2;
 const HEADER_VALUE = /^[^\s"']*$/;
 
 function headerLine(options: InjectOptions): string {
@@ -231,7 +229,6 @@ export class InjectedConnection {
   readonly #queue: Step[] = [];
   #current: Step | null = null;
   #closed = false;
-  #watch: NodeJS.Timeout | null = null;
   readonly #gone: Promise<void>;
 
   constructor(application: CommandTable, options: InjectOptions = {}) {
@@ -241,6 +238,9 @@ export class InjectedConnection {
     this.#gone = new Promise((resolve) => this.#socket.once("close", () => resolve()));
     this.#socket.once("close", () => this.#onClose());
     this.#connection = serverFor(application)._connect(this.#socket as unknown as Socket);
+    // An async command that ends without a write (a header login, an async skipReply())
+    // is noticed when the connection's queue runs dry.
+    this.#connection._onIdle(() => this.#settleIfReplyless());
     const user = options.user;
     // The login happens as the handshake settles, before the first command is sent.
     const login = user === undefined ? undefined : () => void (this.#connection.user = user);
@@ -306,11 +306,9 @@ export class InjectedConnection {
       }
       this.#current = step;
       this.#socket.deliver(step.request);
-      // A synchronous command that sent no reply of its own is finished by now.
+      // A synchronous command that sent no reply of its own is finished by now; an async
+      // one is settled by the connection's idle signal (constructor).
       this.#settleIfReplyless();
-      // An async one (a header login, an async skipReply()) ends without a write to notice:
-      // look while it runs. Cleared as soon as the step settles.
-      if (this.#current === step) this.#watch = setInterval(() => this.#settleIfReplyless(), IDLE_CHECK_MS);
     }
   }
 
@@ -343,7 +341,6 @@ export class InjectedConnection {
     const step = this.#current;
     if (step === null) return; // a reply nobody asked for (not expected)
     this.#current = null;
-    this.#unwatch();
     if (!this.#closed) step.settled?.();
     if (this.#text) {
       const text = Buffer.concat(step.raw).toString("utf8");
@@ -358,14 +355,8 @@ export class InjectedConnection {
     queueMicrotask(() => this.#next());
   }
 
-  #unwatch(): void {
-    if (this.#watch !== null) clearInterval(this.#watch);
-    this.#watch = null;
-  }
-
   #onClose(): void {
     this.#closed = true;
-    this.#unwatch();
     const failure = closedError;
     this.#current?.reject(failure());
     this.#current = null;

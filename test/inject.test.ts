@@ -331,6 +331,36 @@ describe("app.inject", () => {
     assert.equal(await client.command("increment shared"), "3");
   });
 
+  it("settles a command that ends late without a reply (async skipReply, a slow header login) when the queue runs dry", async () => {
+    class Quiet extends CommandHandler {
+      @parameter()
+      async later() {
+        await sleep(40);
+        this.connection.push("note", "done");
+        this.skipReply();
+      }
+
+      @parameter()
+      hi() {
+        return "hello";
+      }
+    }
+    const app = new Application([Quiet], {
+      authenticate: async (user) => {
+        await sleep(40);
+        return user === "ann";
+      },
+    });
+    const connection = app.injectConnection({ header: { auth: "ann:pw" } });
+    const started = Date.now();
+    const quiet = await connection.run("later");
+    assert.equal(quiet.value, undefined);
+    assert.deepEqual(quiet.pushes, [["note", "done"]]);
+    assert.equal((await connection.run("hi")).value, "hello");
+    assert.ok(Date.now() - started < 2000);
+    await connection.close();
+  });
+
   it("closes after quit: later commands reject, and closing twice is harmless", async () => {
     const app = counterApp();
     const conn = app.injectConnection();
