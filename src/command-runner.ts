@@ -11,6 +11,7 @@ import { echoed } from "./client-text.js";
 import { LazyCommandContext, runInCommandContext, tracksCommands } from "./command-context.js";
 import { CommandSignal } from "./command-signal.js";
 import { ERROR_CODE, WireErrors } from "./protocol/wire-errors.js";
+import { PROTOCOLS } from "./protocol/protocols.js";
 
 /** What the runner needs from the connection it serves. */
 export interface RunnerHost {
@@ -268,11 +269,9 @@ export class CommandRunner {
       return;
     }
     if (definition.authenticated && !this.#host.isAuthenticated()) {
-      // Redis clients understand NOAUTH; telnet users get the original retopy wording.
-      const refusal =
-        this.#host.connection.protocol === "text"
-          ? refuse(WireErrors.authorizationRequired)
-          : refuse(WireErrors.noAuth);
+      // Each protocol words it for its clients: NOAUTH for Redis clients, the original
+      // retopy wording for telnet users.
+      const refusal = refuse(PROTOCOLS[this.#host.connection.protocol].loginRequired);
       return this.#complete(definition, null, refusal, true);
     }
     let handler: CommandHandler | undefined;

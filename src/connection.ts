@@ -11,18 +11,18 @@ import type { CommandTable, ServerInfo } from "./handler.js";
 import type { ConnectionInfo, ConnectionState } from "./connection-info.js";
 import { parseHeader } from "./protocol/header.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
-import { respReplyEncoder } from "./protocol/resp-reply.js";
 import { splitArgs } from "./protocol/split-args.js";
 import { OutputBacklog } from "./output-backlog.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { TelnetFilter } from "./protocol/telnet.js";
-import { textReplyEncoder } from "./protocol/text-reply.js";
 import type { ReplyEncoder, ReplyValue } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
 import { asciiLowerCase } from "./client-text.js";
 import { WireErrors } from "./protocol/wire-errors.js";
 import type { Limits } from "./limits.js";
 import { ConnectionView } from "./connection-view.js";
+import { DEFAULT_PROTOCOL, PROTOCOLS, protocolForHeader, protocolOpenedWith } from "./protocol/protocols.js";
+import type { WireProtocolSpec } from "./protocol/wire-protocol.js";
 
 /** What every connection enforces: the limits (src/limits.ts) and how its first line is read. */
 export interface ConnectionLimits extends Limits {
@@ -58,7 +58,6 @@ function flat(text: string): string {
   return Buffer.from(text, "latin1").toString("latin1");
 }
 
-const STAR = 0x2a;
 const LF = 0x0a;
 const CR = 0x0d;
 const IAC = 0xff;
@@ -80,7 +79,9 @@ export class Connection implements ConnectionInfo, RunnerHost {
   readonly application: CommandTable;
   readonly server: ServerInfo;
   readonly stats: StatsBuffer;
-  encoder: ReplyEncoder = textReplyEncoder;
+  encoder: ReplyEncoder = DEFAULT_PROTOCOL.encoder;
+  /** The protocol in use; its name is also the statechart's `context.protocol`. */
+  #wire: WireProtocolSpec = DEFAULT_PROTOCOL;
   readonly #socket: Socket;
   readonly #limits: ConnectionLimits;
   readonly #services: ConnectionServices;
@@ -209,8 +210,10 @@ export class Connection implements ConnectionInfo, RunnerHost {
   }
 
   #useProtocol(protocol: WireProtocol): void {
-    this.encoder = protocol === "text" ? textReplyEncoder : respReplyEncoder(protocol === "resp3" ? 3 : 2);
-    this.#decoder.format = protocol === "text" ? "text" : "resp";
+    const wire = PROTOCOLS[protocol];
+    this.#wire = wire;
+    this.encoder = wire.encoder;
+    this.#decoder.format = wire.requestFormat;
   }
 
   push(...values: ReplyValue[]): void {
@@ -404,12 +407,13 @@ export class Connection implements ConnectionInfo, RunnerHost {
       this.#sawData = true;
       // RESP clients (redis-cli, ioredis, redis-benchmark) open with a multibulk request;
       // that request is their implicit header.
-      if (chunk[0] === STAR) {
+      const opened = protocolOpenedWith(chunk[0]);
+      if (opened) {
         if (this.#actor.getSnapshot().value === "header") {
           // One event for both facts: each event is a full XState macrostep per connection.
-          this.#useProtocol("resp2");
-          this.#actor.send({ type: "HEADER_IMPLICIT", protocol: "resp2" });
-        } else this.setProtocol("resp2");
+          this.#useProtocol(opened.name);
+          this.#actor.send({ type: "HEADER_IMPLICIT", protocol: opened.name });
+        } else this.setProtocol(opened.name);
       }
     }
     let rest: Buffer | null = chunk;
@@ -423,7 +427,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
       else if (left.length > 0) this.#decoder.push(left, items);
     }
     if (rest !== null && rest.length > 0) {
-      this.#decoder.push(this.#decoder.format === "text" ? this.#withoutTelnetCommands(rest) : rest, items);
+      this.#decoder.push(this.#wire.telnet ? this.#withoutTelnetCommands(rest) : rest, items);
     }
     if (items.length > 0 && this.#limits.idleTimeout > 0) this.#lastActive = Date.now();
     if (this.#decoder.poisoned) this.#socket.pause(); // stop reading; reply, then close
@@ -480,8 +484,8 @@ export class Connection implements ConnectionInfo, RunnerHost {
     if (this.#services.logger.isLevelEnabled("info")) {
       this.logger.info({ header: "auth" in fields ? { ...fields, auth: "[redacted]" } : fields }, "handshake");
     }
-    const proto = fields.proto === undefined ? undefined : asciiLowerCase(fields.proto);
-    if (proto === "resp2" || proto === "resp3") this.setProtocol(proto);
+    const chosen = fields.proto === undefined ? undefined : protocolForHeader(asciiLowerCase(fields.proto));
+    if (chosen) this.setProtocol(chosen.name);
     const auth = fields.auth;
     if (auth !== undefined) {
       // `auth=user:password` (or `auth=password` for the default user), checked in order.

@@ -5,12 +5,13 @@
 import { refuse } from "../errors.js";
 import type { ConnectionInfo } from "../connection-info.js";
 import { WireErrors } from "../protocol/wire-errors.js";
+import { PROTOCOLS } from "../protocol/protocols.js";
 
 /** Redis accepts client names and library infos made of `!`..`~` only. */
 export const PRINTABLE = /^[!-~]*$/;
 
 export function protoNumber(connection: ConnectionInfo): 2 | 3 {
-  return connection.protocol === "resp3" ? 3 : 2;
+  return PROTOCOLS[connection.protocol].respVersion === 3 ? 3 : 2;
 }
 
 /** What CLIENT SETINFO recorded, per connection (the connection is not ours to extend). */
@@ -27,7 +28,7 @@ export function clientLine(connection: ConnectionInfo): string {
     `name=${connection.clientName ?? ""}`,
     `user=${connection.user ?? ""}`,
     `proto=${connection.protocol}`,
-    `resp=${connection.protocol === "text" ? 0 : protoNumber(connection)}`,
+    `resp=${PROTOCOLS[connection.protocol].respVersion}`,
     `lib-name=${info?.name ?? ""}`,
     `lib-ver=${info?.version ?? ""}`,
   ].join(" ");

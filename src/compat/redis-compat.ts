@@ -26,6 +26,7 @@ import { commandInfoReply, docEntryOf, docsReply } from "./command-table.js";
 import { configGet, infoText } from "./server-info.js";
 import { asciiLowerCase } from "../client-text.js";
 import { WireErrors } from "../protocol/wire-errors.js";
+import { PROTOCOLS } from "../protocol/protocols.js";
 
 const OK = status("OK");
 const INTEGER = /^[+-]?\d+$/;
@@ -107,7 +108,7 @@ export class RedisCompat extends CommandHandler {
     const sub = this.getArgument("subcommand");
     const args = this.getArguments("args");
     const connection = this.connection;
-    const end = connection.protocol === "text" ? "" : "\n";
+    const end = PROTOCOLS[connection.protocol].forPeople ? "" : "\n";
     switch (asciiLowerCase(sub)) {
       case "setname": {
         if (args.length !== 1) throw wrongArity("client|setname");
@@ -255,7 +256,7 @@ export class RedisCompat extends CommandHandler {
     const text = infoText(this.server.stats(), this.getArguments("section"), details);
     // A telnet user gets the lines (text mode keeps a Verbatim's line breaks, and only its),
     // without the trailing blank one.
-    return this.connection.protocol === "text" ? verbatim(text.replace(/\r\n$/, "")) : text;
+    return PROTOCOLS[this.connection.protocol].forPeople ? verbatim(text.replace(/\r\n$/, "")) : text;
   }
 }
 
