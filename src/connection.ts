@@ -9,19 +9,17 @@ import type { SupervisorMachine } from "../machines/supervisor.machine.js";
 import { CommandRunner, type RunnerHost } from "./command-runner.js";
 import type { CommandTable, ServerInfo } from "./handler.js";
 import type { ConnectionInfo, ConnectionState } from "./connection-info.js";
-import { parseHeader } from "./protocol/header.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
-import { splitArgs } from "./protocol/split-args.js";
 import { OutputBacklog } from "./output-backlog.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { TelnetFilter } from "./protocol/telnet.js";
 import type { ReplyEncoder, ReplyValue } from "./reply.js";
 import type { StatsBuffer } from "./stats.js";
-import { asciiLowerCase } from "./client-text.js";
 import { WireErrors } from "./protocol/wire-errors.js";
 import type { Limits } from "./limits.js";
 import { ConnectionView } from "./connection-view.js";
-import { DEFAULT_PROTOCOL, PROTOCOLS, protocolForHeader, protocolOpenedWith } from "./protocol/protocols.js";
+import { DEFAULT_PROTOCOL, PROTOCOLS, protocolOpenedWith } from "./protocol/protocols.js";
+import { HandshakeReader } from "./protocol/handshake-reader.js";
 import type { WireProtocolSpec } from "./protocol/wire-protocol.js";
 
 /** What every connection enforces: the limits (src/limits.ts) and how its first line is read. */
@@ -59,7 +57,6 @@ function flat(text: string): string {
 }
 
 const LF = 0x0a;
-const CR = 0x0d;
 const IAC = 0xff;
 /** How long, and for how many more bytes, a closing connection keeps reading to avoid a reset. */
 const LINGER_MS = 2000;
@@ -86,8 +83,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   readonly #limits: ConnectionLimits;
   readonly #services: ConnectionServices;
   readonly #decoder: RequestDecoder;
-  /** The handshake line while it is still arriving. */
-  #headerBytes: Buffer | null = null;
+  readonly #handshakeReader: HandshakeReader;
   #sawData = false;
   // Created on first use: most connections never need them, and each costs memory per
   // idle connection (the bench measures it).
@@ -120,6 +116,9 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     this.#decoder = new RequestDecoder("text", this.#limits);
+    this.#handshakeReader = new HandshakeReader(this.#limits.handshake, this.#limits.maxHeaderSize, (word) =>
+      this.application.lookup(word)?.autoHandshake === true,
+    );
     if (this.#limits.idleTimeout > 0) this.#lastActive = Date.now();
     services.registry.set(this.id, this);
 
@@ -449,60 +448,33 @@ export class Connection implements ConnectionInfo, RunnerHost {
   }
 
   /**
-   * Consumes the handshake line. Returns the bytes left for the command decoder, or null
-   * while the line is incomplete or when the handshake closed the connection.
+   * Consumes the handshake line (src/protocol/handshake-reader.ts). Returns the bytes left
+   * for the command decoder, or null while the line is incomplete or when the handshake
+   * closed the connection.
    */
   #handshake(chunk: Buffer, items: ParsedItem[]): Buffer | null {
-    const buf = this.#headerBytes ? Buffer.concat([this.#headerBytes, chunk]) : chunk;
-    this.#headerBytes = null;
-    const lf = buf.indexOf(LF);
-    if (lf === -1) {
-      if (this.#startsWithCommand(buf)) {
-        // `auto`: a long first command arriving in pieces is a command, not a header.
+    const outcome = this.#handshakeReader.read(chunk);
+    switch (outcome.kind) {
+      case "incomplete":
+        return null;
+      case "too-large":
+        this.#actor.send({ type: "HEADER", fields: {}, size: outcome.size });
+        return null;
+      case "implicit":
         this.#actor.send({ type: "HEADER_IMPLICIT" });
-        return buf;
-      }
-      // Refuse a handshake that outgrows its limit before it even ends.
-      // The CR of a CRLF split across packets is not part of the line.
-      const size = buf[buf.length - 1] === CR ? buf.length - 1 : buf.length;
-      if (size > this.#limits.maxHeaderSize) this.#actor.send({ type: "HEADER", fields: {}, size });
-      else this.#headerBytes = buf;
-      return null;
+        return outcome.rest;
     }
-    const line = buf.subarray(0, lf > 0 && buf[lf - 1] === CR ? lf - 1 : lf);
-    if (this.#limits.handshake === "auto") {
-      const argv = splitArgs(line);
-      if (argv && argv.length > 0 && this.application.lookup(argv[0]!)?.autoHandshake) {
-        this.#actor.send({ type: "HEADER_IMPLICIT" });
-        return buf; // the line is the first command
-      }
-    }
-    const fields = parseHeader(line);
-    this.#actor.send({ type: "HEADER", fields, size: line.length });
+    const { fields } = outcome;
+    this.#actor.send({ type: "HEADER", fields, size: outcome.size });
     if (!this.#actor.getSnapshot().matches("open")) return null;
     // Credentials may travel in the header (`auth=`): never log them.
     if (this.#services.logger.isLevelEnabled("info")) {
       this.logger.info({ header: "auth" in fields ? { ...fields, auth: "[redacted]" } : fields }, "handshake");
     }
-    const chosen = fields.proto === undefined ? undefined : protocolForHeader(asciiLowerCase(fields.proto));
-    if (chosen) this.setProtocol(chosen.name);
-    const auth = fields.auth;
-    if (auth !== undefined) {
-      // `auth=user:password` (or `auth=password` for the default user), checked in order.
-      const colon = auth.indexOf(":");
-      const login = colon === -1 ? { user: "default", password: auth } : { user: auth.slice(0, colon), password: auth.slice(colon + 1) };
-      items.push({ login });
-    }
-    return buf.subarray(lf + 1);
-  }
-
-  /** `auto` mode: does the unfinished first line start with a registered command word? */
-  #startsWithCommand(buf: Buffer): boolean {
-    if (this.#limits.handshake !== "auto") return false;
-    // A command name is a short word; the header limit bounds how far to look for its end.
-    const start = buf.toString("latin1", 0, Math.min(buf.length, this.#limits.maxHeaderSize + 1));
-    const word = /^\s*(\S+)\s/.exec(start)?.[1];
-    return word !== undefined && this.application.lookup(word)?.autoHandshake === true;
+    if (outcome.protocol) this.setProtocol(outcome.protocol.name);
+    // Checked in order with the commands, silently.
+    if (outcome.login) items.push({ login: outcome.login });
+    return outcome.rest;
   }
 
   // ---- closing -----------------------------------------------------------------------------
