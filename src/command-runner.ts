@@ -2,7 +2,7 @@ import { type CloseReason, isCommand, type ParsedItem } from "./protocol/wire.js
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";
 import { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError, refuse } from "./errors.js";
-import { type CommandDefinition, type CommandHandler, type CommandTable, FINISHED, REPLIES, type ServerInfo, SKIP_REPLY } from "./handler.js";
+import { type CommandDefinition, type CommandHandler, type CommandTable, REPLIES, type ServerInfo, SKIP_REPLY } from "./handler.js";
 import type { ConnectionInfo } from "./connection-info.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, status } from "./reply.js";
@@ -10,6 +10,7 @@ import type { StatsBuffer } from "./stats.js";
 import { echoed } from "./client-text.js";
 import { LazyCommandContext, runInCommandContext, tracksCommands } from "./command-context.js";
 import { CommandSignal } from "./command-signal.js";
+import { execute, isThenable, type Outcome } from "./command-lifecycle.js";
 import { ERROR_CODE, WireErrors } from "./protocol/wire-errors.js";
 import { PROTOCOLS } from "./protocol/protocols.js";
 
@@ -41,10 +42,6 @@ export interface RunnerHost {
   outputBlocked(): Promise<void> | null;
   /** The queue ran dry: every command received so far has replied (`app.inject()` waits on it). */
   idle(): void;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 const INTERNAL_ERROR = WireErrors.internal;
@@ -274,15 +271,14 @@ export class CommandRunner {
       const refusal = refuse(PROTOCOLS[this.#host.connection.protocol].loginRequired);
       return this.#complete(definition, null, refusal, true);
     }
-    let handler: CommandHandler | undefined;
-    let result: unknown;
     const timeout = definition.timeout ?? this.#host.commandTimeout;
     // Only a command with a timeout pays for a signal of its own.
     const timer = timeout > 0 ? new CommandSignal(this.#host.connection.signal) : null;
+    let handler: CommandHandler;
     try {
       const values = bindArguments(definition.name, definition.params, argv);
       const host = this.#host;
-      const fresh = new definition.handlerClass({
+      handler = new definition.handlerClass({
         application: host.application,
         connection: host.connection,
         server: host.server,
@@ -291,42 +287,38 @@ export class CommandRunner {
         values,
         signal: timer?.signal,
       });
-      handler = fresh;
-      const initialized: unknown = definition.hooks.initialize ? fresh.initialize(definition.initializeOptions) : undefined;
-      result = isThenable(initialized)
-        ? Promise.resolve(initialized).then(() => this.#prepareAndInvoke(definition, fresh))
-        : this.#prepareAndInvoke(definition, fresh);
     } catch (error) {
+      // Bad arguments (or a constructor that throws): the command never started, so no onFinish.
       timer?.release();
-      // No handler yet means bad arguments: onFinish only runs for commands that started.
-      return handler ? this.#finish(definition, handler, error, true) : this.#complete(definition, null, error, true);
+      return this.#complete(definition, null, error, true);
     }
-    const started = handler;
-    if (isThenable(result)) {
-      if (timer) return this.#withTimeout(definition, started, Promise.resolve(result), timeout, timer);
-      return Promise.resolve(result).then(
-        (value) => this.#finish(definition, started, value, false),
-        (error: unknown) => this.#finish(definition, started, error, true),
-      );
+    const outcome = execute(definition, handler, this.#isStopped, timer ? (work) => this.#limit(definition, work, timeout, timer) : undefined);
+    if (!isThenable(outcome)) {
+      timer?.release();
+      return this.#complete(definition, handler, outcome.value, outcome.failed);
     }
-    timer?.release();
-    return this.#finish(definition, started, result, false);
+    return outcome.then((settled) => {
+      timer?.release();
+      this.#complete(definition, handler, settled.value, settled.failed);
+    });
   }
+
+  readonly #isStopped = (): boolean => this.#stopped;
 
   /**
    * An async command with a timeout: whichever comes first, its outcome or the timeout, is
    * its one reply. On the timeout its signal aborts and what it does later is dropped (a late
    * `write()` throws inside it, as after any finish), so later replies never wait or shift.
    */
-  #withTimeout(definition: CommandDefinition, handler: CommandHandler, work: Promise<unknown>, timeout: number, timer: CommandSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
+  #limit(definition: CommandDefinition, work: Promise<unknown>, timeout: number, timer: CommandSignal): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
       let settled = false;
-      const settle = (outcome: unknown, failed: boolean) => {
+      const settle = (value: unknown, failed: boolean) => {
         if (settled) return;
         settled = true;
         clearTimeout(clock);
         timer.release();
-        resolve(this.#finish(definition, handler, outcome, failed));
+        resolve({ value, failed });
       };
       const clock = setTimeout(() => {
         const error = new CommandTimeoutError(definition.name, timeout);
@@ -341,13 +333,6 @@ export class CommandRunner {
     });
   }
 
-  /** `prepare()`, then the command; after an async prepare, only if the client is still there. */
-  #prepareAndInvoke(definition: CommandDefinition, handler: CommandHandler): unknown {
-    const prepared = definition.hooks.prepare ? handler.prepare() : undefined;
-    if (!isThenable(prepared)) return definition.invoke(handler);
-    return Promise.resolve(prepared).then(() => (this.#stopped ? undefined : definition.invoke(handler)));
-  }
-
   /**
    * A header `auth=user:password` token: checked on the guarded login path (`src/auth.ts`)
    * before the commands behind it run, so a refusal's delay holds them back too. Success is
@@ -360,25 +345,6 @@ export class CommandRunner {
       this.#replyError(WireErrors.wrongPass);
       this.#host.stats.countError();
     });
-  }
-
-  /** The automatic finish: the returned value is written, then `onFinish` runs. */
-  #finish(definition: CommandDefinition, handler: CommandHandler, outcome: unknown, failed: boolean): Promise<void> | void {
-    handler[FINISHED] = true;
-    if (!definition.hooks.onFinish) return this.#complete(definition, handler, outcome, failed);
-    let finished: unknown;
-    try {
-      finished = handler.onFinish();
-    } catch (error) {
-      return this.#complete(definition, handler, failed ? outcome : error, true);
-    }
-    if (isThenable(finished)) {
-      return Promise.resolve(finished).then(
-        () => this.#complete(definition, handler, outcome, failed),
-        (error: unknown) => this.#complete(definition, handler, failed ? outcome : error, true),
-      );
-    }
-    return this.#complete(definition, handler, outcome, failed);
   }
 
   /**

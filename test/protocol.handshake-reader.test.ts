@@ -13,9 +13,9 @@ const feed = (r: HandshakeReader, ...chunks: string[]): HandshakeOutcome[] => ch
 
 describe("HandshakeReader", () => {
   it("reads a header line, its protocol and login, and hands back what follows", () => {
-    const [outcome] = feed(reader(), "app=chat proto=RESP3 auth=ann:s3:cret\r\nping\r\n");
-    assert.equal(outcome!.kind, "header");
-    if (outcome!.kind !== "header") return;
+    const outcome = feed(reader(), "app=chat proto=RESP3 auth=ann:s3:cret\r\nping\r\n")[0]!;
+    assert.equal(outcome.kind, "header");
+    if (outcome.kind !== "header") return;
     assert.deepEqual({ ...outcome.fields }, { app: "chat", proto: "RESP3", auth: "ann:s3:cret" });
     assert.equal(outcome.protocol?.name, "resp3");
     assert.deepEqual(outcome.login, { user: "ann", password: "s3:cret" });
@@ -24,17 +24,17 @@ describe("HandshakeReader", () => {
   });
 
   it("auth without a colon is the default user's password; proto=text or nonsense selects nothing", () => {
-    const [outcome] = feed(reader(), "auth=pw proto=text\n");
-    assert.ok(outcome!.kind === "header");
+    const outcome = feed(reader(), "auth=pw proto=text\n")[0]!;
+    assert.ok(outcome.kind === "header");
     assert.deepEqual(outcome.login, { user: "default", password: "pw" });
     assert.equal(outcome.protocol, undefined);
   });
 
   it("auto: a first line that is a command is no header, even when it arrives in pieces", () => {
     assert.equal(feed(reader(), "PING\r\n")[0]!.kind, "implicit");
-    const pieces = feed(reader(), "set key ", "value\r\n");
-    assert.equal(pieces[0]!.kind, "implicit");
-    if (pieces[0]!.kind === "implicit") assert.equal(pieces[0].rest.toString(), "set key ");
+    const first = feed(reader(), "set key ", "value\r\n")[0]!;
+    assert.equal(first.kind, "implicit");
+    if (first.kind === "implicit") assert.equal(first.rest.toString(), "set key ");
     // In `line` mode the same line is the header.
     assert.equal(feed(reader("line"), "ping\r\n")[0]!.kind, "header");
   });
