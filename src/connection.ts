@@ -10,7 +10,7 @@ import { CommandRunner, type RunnerHost } from "./command-runner.js";
 import type { CommandTable, ServerInfo } from "./handler.js";
 import type { ConnectionInfo, ConnectionState } from "./connection-info.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
-import { OutputBacklog } from "./output-backlog.js";
+import { SocketOutput } from "./socket-output.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { TelnetFilter } from "./protocol/telnet.js";
 import type { ReplyEncoder, ReplyValue } from "./reply.js";
@@ -58,9 +58,6 @@ function flat(text: string): string {
 
 const LF = 0x0a;
 const IAC = 0xff;
-/** How long, and for how many more bytes, a closing connection keeps reading to avoid a reset. */
-const LINGER_MS = 2000;
-const LINGER_BYTES = 8 * 1024 * 1024;
 
 /**
  * Glue between one socket and its statechart: bytes in become lines, the handshake and
@@ -100,10 +97,8 @@ export class Connection implements ConnectionInfo, RunnerHost {
   #telnet: TelnetFilter | null = null;
   /** When the last complete command arrived (only kept when `idleTimeout` is on). */
   #lastActive = 0;
-  /** While reading is paused because the client is not reading its replies: settles when it has caught up. */
-  #outputDrained: Promise<void> | null = null;
-  /** Output held while the socket is full (see `send`); created when first needed. */
-  #backlog: OutputBacklog | null = null;
+  /** Replies out, flow control and the lingering close (src/socket-output.ts); made on the first reply. */
+  #outputOrNull: SocketOutput | null = null;
 
   constructor(socket: Socket, services: ConnectionServices) {
     this.#socket = socket;
@@ -258,85 +253,23 @@ export class Connection implements ConnectionInfo, RunnerHost {
   }
 
   send(output: OutputChunk | OutputChunk[]): void {
-    const socket = this.#socket;
-    if (socket.destroyed || !socket.writable) return;
-    const backlog = this.#backlog;
-    if ((backlog === null || backlog.empty) && !socket.writableNeedDrain) this.#write(output);
-    else {
-      // The client is behind: what it is owed waits here, counted in the bytes it holds (a
-      // socket counts strings in characters), and goes out when the socket drains.
-      if (backlog === null) {
-        this.#backlog = new OutputBacklog();
-        socket.on("drain", () => this.#flushBacklog());
-      }
-      this.#backlog!.add(output);
-    }
-    // Reading stops at the high-water mark, so what still piles up past it is pushes or the
-    // replies of commands already received; past the hard limit the client goes.
-    const unsent = this.#unsentBytes();
-    if (this.#limits.maxOutputBuffer > 0 && unsent > this.#limits.maxOutputBuffer) return this.#overflow(unsent);
-    if (this.#outputDrained === null && unsent > this.#limits.outputHighWaterMark) this.#pauseForOutput();
-  }
-
-  /**
-   * Bytes owed to the client and not yet sent: the socket's queue and the backlog. The queue
-   * is exact for what came from the backlog; only the one batch written while the socket
-   * was under its own 16 KB high-water mark may count UTF-8 text in characters.
-   */
-  #unsentBytes(): number {
-    return this.#socket.writableLength + (this.#backlog?.bytes ?? 0);
-  }
-
-  #write(output: OutputChunk | OutputChunk[]): void {
-    const socket = this.#socket;
-    if (!Array.isArray(output)) socket.write(output);
-    else {
-      // Binary replies come as several chunks: cork so they still leave in one write.
-      socket.cork();
-      for (const chunk of output) socket.write(chunk);
-      socket.uncork();
-    }
-  }
-
-  /** Hands the backlog to the socket (its strings are latin1: one character per byte). */
-  #flushBacklog(): void {
-    const socket = this.#socket;
-    if (this.#backlog === null || this.#backlog.empty || socket.destroyed || !socket.writable) return;
-    socket.cork();
-    for (const chunk of this.#backlog.take()) {
-      if (typeof chunk === "string") socket.write(chunk, "latin1");
-      else socket.write(chunk);
-    }
-    socket.uncork();
+    this.#output.send(output);
   }
 
   closeNow(): void {
     this.#sendClose(this.#closeReason ?? "server_closing");
   }
 
-  /**
-   * Backpressure: a client that sends commands but does not read the replies would make
-   * the server buffer without bound. Stop reading from it until its replies drain.
-   */
-  #pauseForOutput(): void {
-    const socket = this.#socket;
-    socket.pause();
-    this.#outputDrained = new Promise((resolve) => {
-      const caughtUp = () => {
-        socket.off("drain", caughtUp);
-        socket.off("close", caughtUp);
-        this.#outputDrained = null;
-        // Stay paused if the connection is closing or its input is poisoned.
-        if (!this.#closed && !this.#drainRequested && !this.#decoder.poisoned) socket.resume();
-        resolve();
-      };
-      socket.on("drain", caughtUp);
-      socket.on("close", caughtUp);
-    });
+  outputBlocked(): Promise<void> | null {
+    return this.#outputOrNull?.blocked() ?? null;
   }
 
-  outputBlocked(): Promise<void> | null {
-    return this.#outputDrained;
+  get #output(): SocketOutput {
+    return (this.#outputOrNull ??= new SocketOutput(this.#socket, this.#limits, {
+      overflow: (unsent) => this.#overflow(unsent),
+      // Stay paused if the connection is closing or its input is poisoned.
+      mayResume: () => !this.#closed && !this.#drainRequested && !this.#decoder.poisoned,
+    }));
   }
 
   #overflow(unsent: number): void {
@@ -508,31 +441,6 @@ export class Connection implements ConnectionInfo, RunnerHost {
     }
     // A client over its output limit is not waited for: what it did not read is dropped.
     if (reason === "client_closed" || reason === "socket_error" || reason === "output_limit") this.#socket.destroy();
-    else {
-      this.#flushBacklog(); // the replies still owed go out before the end
-      this.#lingeringClose();
-    }
-  }
-
-  /**
-   * Ends the socket so the replies owed still arrive. Closing a socket that has unread input
-   * makes the kernel send a reset, and a reset discards what the client had received but not
-   * read yet: the error line saying why it was closed. So what the client still sends is read
-   * and dropped until it closes its side, within a bound of time and bytes; past either, the
-   * socket is released anyway.
-   */
-  #lingeringClose(): void {
-    const socket = this.#socket;
-    let dropped = 0;
-    const release = () => socket.destroy();
-    const timer = setTimeout(release, LINGER_MS);
-    timer.unref();
-    socket.once("close", () => clearTimeout(timer));
-    socket.on("data", (chunk: Buffer) => {
-      dropped += chunk.length;
-      if (dropped > LINGER_BYTES) release();
-    });
-    socket.end();
-    socket.resume();
+    else this.#output.lingeringClose();
   }
 }

@@ -1,0 +1,141 @@
+/**
+ * What a connection writes, and how it stops: replies go to the socket at once while it
+ * keeps up, into a counted backlog while it does not; reading pauses above the high-water
+ * mark until the client catches up; past `maxOutputBuffer` the client is cut; and a closing
+ * socket lingers so the client still gets its last lines.
+ */
+import type { Socket } from "node:net";
+import type { Limits } from "./limits.js";
+import { OutputBacklog } from "./output-backlog.js";
+import type { OutputChunk } from "./protocol/reply-output.js";
+
+/** How long, and for how many more bytes, a closing connection keeps reading to avoid a reset. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+export interface SocketOutputOwner {
+  /** More than `maxOutputBuffer` bytes are owed: the owner logs and cuts the client. */
+  overflow(unsent: number): void;
+  /** Reading may start again after a pause (not while closing, or with poisoned input). */
+  mayResume(): boolean;
+}
+
+export class SocketOutput {
+  readonly #socket: Socket;
+  readonly #limits: Pick<Limits, "maxOutputBuffer" | "outputHighWaterMark">;
+  readonly #owner: SocketOutputOwner;
+  /** Output held while the socket is full (see `send`); created when first needed. */
+  #backlog: OutputBacklog | null = null;
+  /** While reading is paused because the client is not reading its replies: settles when it has caught up. */
+  #drained: Promise<void> | null = null;
+
+  constructor(socket: Socket, limits: Pick<Limits, "maxOutputBuffer" | "outputHighWaterMark">, owner: SocketOutputOwner) {
+    this.#socket = socket;
+    this.#limits = limits;
+    this.#owner = owner;
+  }
+
+  send(output: OutputChunk | OutputChunk[]): void {
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return;
+    const backlog = this.#backlog;
+    if ((backlog === null || backlog.empty) && !socket.writableNeedDrain) this.#write(output);
+    else {
+      // The client is behind: what it is owed waits here, counted in the bytes it holds (a
+      // socket counts strings in characters), and goes out when the socket drains.
+      if (backlog === null) {
+        this.#backlog = new OutputBacklog();
+        socket.on("drain", () => this.flush());
+      }
+      this.#backlog!.add(output);
+    }
+    // Reading stops at the high-water mark, so what still piles up past it is pushes or the
+    // replies of commands already received; past the hard limit the client goes.
+    const unsent = this.#unsentBytes();
+    if (this.#limits.maxOutputBuffer > 0 && unsent > this.#limits.maxOutputBuffer) return this.#owner.overflow(unsent);
+    if (this.#drained === null && unsent > this.#limits.outputHighWaterMark) this.#pause();
+  }
+
+  /**
+   * While the client is not reading its replies: a promise that settles once it has caught
+   * up (or the socket closed). Else null.
+   */
+  blocked(): Promise<void> | null {
+    return this.#drained;
+  }
+
+  /** Hands the backlog to the socket (its strings are latin1: one character per byte). */
+  flush(): void {
+    const socket = this.#socket;
+    if (this.#backlog === null || this.#backlog.empty || socket.destroyed || !socket.writable) return;
+    socket.cork();
+    for (const chunk of this.#backlog.take()) {
+      if (typeof chunk === "string") socket.write(chunk, "latin1");
+      else socket.write(chunk);
+    }
+    socket.uncork();
+  }
+
+  /**
+   * Ends the socket so the replies owed still arrive. Closing a socket that has unread input
+   * makes the kernel send a reset, and a reset discards what the client had received but not
+   * read yet: the error line saying why it was closed. So what the client still sends is read
+   * and dropped until it closes its side, within a bound of time and bytes; past either, the
+   * socket is released anyway.
+   */
+  lingeringClose(): void {
+    this.flush(); // the replies still owed go out before the end
+    const socket = this.#socket;
+    let dropped = 0;
+    const release = () => socket.destroy();
+    const timer = setTimeout(release, LINGER_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+    socket.on("data", (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > LINGER_BYTES) release();
+    });
+    socket.end();
+    socket.resume();
+  }
+
+  /**
+   * Bytes owed to the client and not yet sent: the socket's queue and the backlog. The queue
+   * is exact for what came from the backlog; only the one batch written while the socket
+   * was under its own 16 KB high-water mark may count UTF-8 text in characters.
+   */
+  #unsentBytes(): number {
+    return this.#socket.writableLength + (this.#backlog?.bytes ?? 0);
+  }
+
+  #write(output: OutputChunk | OutputChunk[]): void {
+    const socket = this.#socket;
+    if (!Array.isArray(output)) socket.write(output);
+    else {
+      // Binary replies come as several chunks: cork so they still leave in one write.
+      socket.cork();
+      for (const chunk of output) socket.write(chunk);
+      socket.uncork();
+    }
+  }
+
+  /**
+   * Backpressure: a client that sends commands but does not read the replies would make
+   * the server buffer without bound. Stop reading from it until its replies drain.
+   */
+  #pause(): void {
+    const socket = this.#socket;
+    socket.pause();
+    this.#drained = new Promise((resolve) => {
+      const caughtUp = () => {
+        socket.off("drain", caughtUp);
+        socket.off("close", caughtUp);
+        this.#drained = null;
+        if (this.#owner.mayResume()) socket.resume();
+        resolve();
+      };
+      socket.on("drain", caughtUp);
+      socket.on("close", caughtUp);
+    });
+  }
+}
