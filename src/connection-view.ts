@@ -70,3 +70,40 @@ export class ConnectionView implements ConnectionInfo {
     return { id: this.id, clientId: this.clientId, user: this.user, remoteAddress: this.remoteAddress, protocol: this.protocol, state: this.state };
   }
 }
+
+/**
+ * `server.connections`: the live connections by id, each as its `ConnectionView` (the same
+ * object its commands get), over the server's own registry without copying it.
+ */
+export class ConnectionsView implements ReadonlyMap<string, ConnectionInfo> {
+  readonly #registry: ReadonlyMap<string, { readonly connection: ConnectionInfo }>;
+
+  constructor(registry: ReadonlyMap<string, { readonly connection: ConnectionInfo }>) {
+    this.#registry = registry;
+  }
+
+  get size(): number {
+    return this.#registry.size;
+  }
+  get(id: string): ConnectionInfo | undefined {
+    return this.#registry.get(id)?.connection;
+  }
+  has(id: string): boolean {
+    return this.#registry.has(id);
+  }
+  keys(): MapIterator<string> {
+    return this.#registry.keys();
+  }
+  *values(): MapIterator<ConnectionInfo> {
+    for (const entry of this.#registry.values()) yield entry.connection;
+  }
+  *entries(): MapIterator<[string, ConnectionInfo]> {
+    for (const [id, entry] of this.#registry) yield [id, entry.connection];
+  }
+  forEach(callback: (value: ConnectionInfo, key: string, map: ReadonlyMap<string, ConnectionInfo>) => void, thisArg?: unknown): void {
+    for (const [id, entry] of this.#registry) callback.call(thisArg, entry.connection, id, this);
+  }
+  [Symbol.iterator](): MapIterator<[string, ConnectionInfo]> {
+    return this.entries();
+  }
+}

@@ -20,6 +20,7 @@ import { PubSub } from "./pubsub.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
 import { MAX_CLIENTS_LINE } from "./protocol/wire-errors.js";
 import { checkLimits, type LimitOptions } from "./limits.js";
+import { ConnectionsView } from "./connection-view.js";
 
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
@@ -87,6 +88,7 @@ export class RetopyServer {
   /** The listening socket, made by `listen()` (plain TCP or TLS); null before it and after a failed one. */
   #listener: Listener | null = null;
   readonly #registry = new Map<string, Connection>();
+  #connectionsView: ConnectionsView | null = null;
   readonly #services: ConnectionServices;
   #closing: Promise<CloseResult> | null = null;
   /** Resolves `close()` once the last connection is released. */
@@ -210,9 +212,9 @@ export class RetopyServer {
     return this.#inspection?.url ?? null;
   }
 
-  /** Live connections by id. */
+  /** Live connections by id, each as the `ConnectionInfo` its commands see. */
   get connections(): ReadonlyMap<string, ConnectionInfo> {
-    return this.#registry;
+    return (this.#connectionsView ??= new ConnectionsView(this.#registry));
   }
 
   stats(): ServerStats {

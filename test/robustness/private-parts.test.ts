@@ -69,5 +69,16 @@ describe("private parts stay private", () => {
     // One view per connection: what logins and subscriptions are keyed by is one identity.
     assert.equal(fromLogin, seen);
     assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(seen))).sort(), ["clientId", "id", "protocol", "remoteAddress", "state", "user"]);
+
+    // server.connections hands out the same views, never the Connection itself.
+    const server = bed.servers.at(-1)!.server;
+    const listed = server.connections.get(seen!.id);
+    assert.equal(listed, seen);
+    assert.equal(server.connections.has(seen!.id), true);
+    assert.deepEqual([...server.connections.values()], [seen]);
+    assert.deepEqual([...server.connections].map(([id]) => id), [seen!.id]);
+    for (const name of ["send", "closeNow", "_runBatch", "_destroy", "_drain"]) {
+      assert.equal((listed as unknown as Record<string, unknown>)[name], undefined, name);
+    }
   });
 });
