@@ -21,5 +21,6 @@ const server = new RetopyServer(app, { logger: false, maxConnections: 20_000, in
 const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
 // As `retopy serve` runs it: the fault policy tracks each command's context, which has a cost
 // (a per-command name lowercased with a RegExp once cost the CLI 25% of its pipelined SETs).
-handleProcessFaults(server);
+// BENCH_KV_FAULTS=0 serves without it, as a program that embeds retopy does by default.
+if (process.env.BENCH_KV_FAULTS !== "0") handleProcessFaults(server);
 reportToBench(port);

@@ -80,7 +80,8 @@ export class Connection implements ConnectionInfo, RunnerHost {
   readonly #limits: ConnectionLimits;
   readonly #services: ConnectionServices;
   readonly #decoder: RequestDecoder;
-  readonly #handshakeReader: HandshakeReader;
+  /** Made when the first line starts arriving, dropped once it is read: an open connection does not keep it. */
+  #handshakeReader: HandshakeReader | null = null;
   #sawData = false;
   // Created on first use: most connections never need them, and each costs memory per
   // idle connection (the bench measures it).
@@ -111,9 +112,6 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     this.#decoder = new RequestDecoder("text", this.#limits);
-    this.#handshakeReader = new HandshakeReader(this.#limits.handshake, this.#limits.maxHeaderSize, (word) =>
-      this.application.lookup(word)?.autoHandshake === true,
-    );
     if (this.#limits.idleTimeout > 0) this.#lastActive = Date.now();
     services.registry.set(this.id, this);
 
@@ -386,7 +384,11 @@ export class Connection implements ConnectionInfo, RunnerHost {
    * closed the connection.
    */
   #handshake(chunk: Buffer, items: ParsedItem[]): Buffer | null {
+    this.#handshakeReader ??= new HandshakeReader(this.#limits.handshake, this.#limits.maxHeaderSize, (word) =>
+      this.application.lookup(word)?.autoHandshake === true,
+    );
     const outcome = this.#handshakeReader.read(chunk);
+    if (outcome.kind !== "incomplete") this.#handshakeReader = null;
     switch (outcome.kind) {
       case "incomplete":
         return null;
