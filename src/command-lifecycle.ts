@@ -28,15 +28,16 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 const succeeded = (value: unknown): Outcome => ({ value, failed: false });
 const failedWith = (value: unknown): Outcome => ({ value, failed: true });
 
-/**
- * Runs `definition`'s command on `handler`. `stopped` says whether the client is gone (an
- * async prepare does not start a command nobody will read); `limit`, when given, bounds
- * the command if it goes async.
- */
-export function execute(definition: CommandDefinition, handler: CommandHandler, stopped: () => boolean, limit?: Limit): Outcome | Promise<Outcome> {
+/** Whether the client is gone: an async prepare does not start a command nobody will read. */
+export interface RunState {
+  readonly stopped: boolean;
+}
+
+/** Runs `definition`'s command on `handler`; `limit`, when given, bounds the command if it goes async. */
+export function execute(definition: CommandDefinition, handler: CommandHandler, state: RunState, limit?: Limit): Outcome | Promise<Outcome> {
   let ran: unknown;
   try {
-    ran = run(definition, handler, stopped);
+    ran = run(definition, handler, state);
     if (isThenable(ran)) {
       const work = Promise.resolve(ran);
       return (limit ? limit(work) : work.then(succeeded, failedWith)).then((outcome) => finish(definition, handler, outcome));
@@ -48,16 +49,16 @@ export function execute(definition: CommandDefinition, handler: CommandHandler, 
 }
 
 /** initialize, prepare and the command: their value, or a promise of it once one went async. */
-function run(definition: CommandDefinition, handler: CommandHandler, stopped: () => boolean): unknown {
+function run(definition: CommandDefinition, handler: CommandHandler, state: RunState): unknown {
   const initialized: unknown = definition.hooks.initialize ? handler.initialize(definition.initializeOptions) : undefined;
-  if (isThenable(initialized)) return Promise.resolve(initialized).then(() => prepareAndInvoke(definition, handler, stopped));
-  return prepareAndInvoke(definition, handler, stopped);
+  if (isThenable(initialized)) return Promise.resolve(initialized).then(() => prepareAndInvoke(definition, handler, state));
+  return prepareAndInvoke(definition, handler, state);
 }
 
-function prepareAndInvoke(definition: CommandDefinition, handler: CommandHandler, stopped: () => boolean): unknown {
+function prepareAndInvoke(definition: CommandDefinition, handler: CommandHandler, state: RunState): unknown {
   const prepared: unknown = definition.hooks.prepare ? handler.prepare() : undefined;
   if (!isThenable(prepared)) return definition.invoke(handler);
-  return Promise.resolve(prepared).then(() => (stopped() ? undefined : definition.invoke(handler)));
+  return Promise.resolve(prepared).then(() => (state.stopped ? undefined : definition.invoke(handler)));
 }
 
 /**

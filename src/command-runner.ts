@@ -292,7 +292,7 @@ export class CommandRunner {
       timer?.release();
       return this.#complete(definition, null, error, true);
     }
-    const outcome = execute(definition, handler, this.#isStopped, timer ? (work) => this.#limit(definition, work, timeout, timer) : undefined);
+    const outcome = execute(definition, handler, this, timer ? (work) => this.#limit(definition, work, timeout, timer) : undefined);
     if (!isThenable(outcome)) {
       timer?.release();
       return this.#complete(definition, handler, outcome.value, outcome.failed);
@@ -303,7 +303,10 @@ export class CommandRunner {
     });
   }
 
-  readonly #isStopped = (): boolean => this.#stopped;
+  /** Read by execute(): a command whose async prepare ends after the close is not started. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
 
   /**
    * An async command with a timeout: whichever comes first, its outcome or the timeout, is

@@ -48,7 +48,7 @@ describe("execute()", () => {
   it("runs the hooks in Tornado's order and stays synchronous when every step is", () => {
     const log: string[] = [];
     const { definition, handler } = build({}, log);
-    const result = execute(definition, handler, () => false);
+    const result = execute(definition, handler, { stopped: false });
     assert.equal(isThenable(result), false);
     assert.deepEqual(result, { value: "done", failed: false });
     assert.deepEqual(log, ["initialize", "prepare", "command", "onFinish"]);
@@ -59,7 +59,7 @@ describe("execute()", () => {
     for (const async of ["initialize", "prepare", "command"] as const) {
       const log: string[] = [];
       const { definition, handler } = build({ [async]: "async" }, log);
-      const result = execute(definition, handler, () => false);
+      const result = execute(definition, handler, { stopped: false });
       assert.equal(isThenable(result), true, async);
       assert.deepEqual(await outcomeOf(result), { value: "done", failed: false });
       assert.deepEqual(log, ["initialize", "prepare", "command", "onFinish"]);
@@ -69,9 +69,9 @@ describe("execute()", () => {
   it("after an async prepare, does not start the command for a client that is gone", async () => {
     const log: string[] = [];
     const { definition, handler } = build({ prepare: "async" }, log);
-    let stopped = false;
-    const result = execute(definition, handler, () => stopped);
-    stopped = true;
+    const state = { stopped: false };
+    const result = execute(definition, handler, state);
+    state.stopped = true;
     assert.deepEqual(await outcomeOf(result), { value: undefined, failed: false });
     assert.deepEqual(log, ["initialize", "prepare", "onFinish"]);
   });
@@ -79,11 +79,11 @@ describe("execute()", () => {
   it("a failing onFinish turns a success into its error, and never hides the command's own error", async () => {
     for (const how of ["throw", "reject"] as const) {
       const ok = build({ onFinish: how }, []);
-      const after = await outcomeOf(execute(ok.definition, ok.handler, () => false));
+      const after = await outcomeOf(execute(ok.definition, ok.handler, { stopped: false }));
       assert.equal(after.failed, true);
       assert.equal((after.value as Error).message, "onFinish failed");
       const bad = build({ command: "throw", onFinish: how }, []);
-      const kept = await outcomeOf(execute(bad.definition, bad.handler, () => false));
+      const kept = await outcomeOf(execute(bad.definition, bad.handler, { stopped: false }));
       assert.equal((kept.value as Error).message, "command failed");
     }
   });
@@ -95,10 +95,10 @@ describe("execute()", () => {
       return work.then((value) => ({ value: `limited ${String(value)}`, failed: false }));
     };
     const sync = build({}, []);
-    assert.deepEqual(execute(sync.definition, sync.handler, () => false, limit), { value: "done", failed: false });
+    assert.deepEqual(execute(sync.definition, sync.handler, { stopped: false }, limit), { value: "done", failed: false });
     assert.equal(limited.length, 0);
     const async = build({ command: "async" }, []);
-    assert.deepEqual(await outcomeOf(execute(async.definition, async.handler, () => false, limit)), { value: "limited done", failed: false });
+    assert.deepEqual(await outcomeOf(execute(async.definition, async.handler, { stopped: false }, limit)), { value: "limited done", failed: false });
     assert.equal(limited.length, 1);
   });
 });
