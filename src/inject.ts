@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import type { Connection } from "./connection.js";
 import type { CommandTable } from "./handler.js";
 import { RetopyError } from "./errors.js";
+import { encodeRequest } from "./protocol/encode-request.js";
 import { ReplyOutput } from "./protocol/reply-output.js";
 import { ReplyError, RespReader, type RespReplyValue } from "./protocol/resp-reader.js";
 import { quoteArgs } from "./protocol/quote-args.js";
@@ -179,15 +180,6 @@ function headerLine(options: InjectOptions): string {
     fields.push(`${key}=${String(value)}`);
   }
   return `${fields.join(" ")}\r\n`;
-}
-
-function encodeRequest(argv: readonly (string | Uint8Array)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${argv.length}\r\n`)];
-  for (const arg of argv) {
-    const bytes = typeof arg === "string" ? Buffer.from(arg, "utf8") : Buffer.from(arg);
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from("\r\n"));
-  }
-  return Buffer.concat(parts);
 }
 
 function textOf(pushes: readonly RespReplyValue[][], reply: RespReplyValue | undefined, error: InjectResult["error"]): string {

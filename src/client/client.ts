@@ -8,7 +8,7 @@ import { EventEmitter, once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
-import { type Argument, encodeRequest } from "./encode-request.js";
+import { type Argument, encodeRequest } from "../protocol/encode-request.js";
 import { ReplyError, RespReader } from "../protocol/resp-reader.js";
 import { ClientError } from "./errors.js";
 import { type CallOptions, type CallSink, Pipeline } from "./pipeline.js";

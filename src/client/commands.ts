@@ -3,7 +3,7 @@
  * from the server's `COMMAND DOCS`, so only the server's commands are there and a typo is
  * `undefined` rather than an "unknown command" error at run time.
  */
-import type { Argument } from "./encode-request.js";
+import type { Argument } from "../protocol/encode-request.js";
 import type { Reply } from "./reply.js";
 
 /** The default shape: any name the server has, as a function that calls it. Type your own `T` to narrow it. */

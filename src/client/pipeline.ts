@@ -2,7 +2,7 @@
  * A batch of calls sent in one write. Each result settles on its own, so one failed command
  * does not hide the others' replies: `exec()` resolves an array of `{ value }` or `{ error }`.
  */
-import type { Argument } from "./encode-request.js";
+import type { Argument } from "../protocol/encode-request.js";
 import type { BufferReply, Reply } from "./reply.js";
 
 /** Per-call options: an aborted or timed-out call rejects; its reply, when it comes, is dropped. */

@@ -4,7 +4,7 @@
  * to give up, and what happens to calls made while disconnected (queued in order, or
  * rejected at once). The client owns the sockets; this file only decides and holds the queue.
  */
-import type { Argument } from "./encode-request.js";
+import type { Argument } from "../protocol/encode-request.js";
 import { ClientError } from "./errors.js";
 import type { CallOptions } from "./pipeline.js";
 

@@ -1,6 +1,7 @@
 /**
  * Requests as RESP arrays of bulk strings: binary-safe for Buffers, and the only request
- * form every retopy connection (and Redis) accepts whatever its protocol.
+ * form every retopy connection (and Redis) accepts whatever its protocol. Used by the
+ * client (src/client) and by `app.inject()`.
  */
 
 /** One argument of a call: strings are sent as UTF-8, numbers as their decimal text. */
