@@ -4,6 +4,7 @@ import type { Connection } from "./connection.js";
 import type { CommandTable } from "./handler.js";
 import { RetopyError } from "./errors.js";
 import { encodeRequest } from "./protocol/encode-request.js";
+import { formatHeader } from "./protocol/header.js";
 import { ReplyOutput } from "./protocol/reply-output.js";
 import { ReplyError, RespReader, type RespReplyValue } from "./protocol/resp-reader.js";
 import { quoteArgs } from "./protocol/quote-args.js";
@@ -171,15 +172,15 @@ function headerLine(options: InjectOptions): string {
   if (!["resp3", "resp2", "text"].includes(protocol)) {
     throw new RetopyError("RETOPY_INVALID_OPTION", `inject protocol must be "resp3", "resp2" or "text", not '${String(protocol)}'`);
   }
-  const fields: string[] = protocol === "text" ? [] : [`proto=${protocol}`];
+  const fields: Array<[string, string]> = protocol === "text" ? [] : [["proto", protocol]];
   for (const [key, value] of Object.entries(options.header ?? {})) {
     if (key.toLowerCase() === "proto") continue;
     if (!/^[A-Za-z0-9_.-]+$/.test(key) || !HEADER_VALUE.test(String(value))) {
       throw new RetopyError("RETOPY_INVALID_OPTION", `inject header field '${key}' must be a word and its value have no spaces or quotes`);
     }
-    fields.push(`${key}=${String(value)}`);
+    fields.push([key, String(value)]);
   }
-  return `${fields.join(" ")}\r\n`;
+  return formatHeader(fields);
 }
 
 function textOf(pushes: readonly RespReplyValue[][], reply: RespReplyValue | undefined, error: InjectResult["error"]): string {

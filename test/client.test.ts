@@ -89,6 +89,11 @@ class Everything extends CommandHandler {
   whoami() {
     return this.connection.user;
   }
+
+  @parameter({ name: "key" })
+  field() {
+    return this.connection.header[this.getArgument("key")] ?? null;
+  }
 }
 
 const app = new Application([Everything], { authenticate: passwordAuthenticator({ alice: "s3cret" }), authFailureDelay: 0, builtinLogin: OPEN_PUBSUB });
@@ -225,6 +230,12 @@ describe("RetopyClient", () => {
     const headed = await client({ port, header: { auth: "alice:s3cret" } });
     assert.equal(await headed.call("whoami"), "alice");
     assert.equal(await headed.call("text"), "héllo wörld", "still RESP after the header line");
+    const quoted = await client({ port, header: { app: 'two "quoted" words', path: "C:\\x", plain: "é" } });
+    assert.deepEqual(
+      await Promise.all(["app", "path", "plain", "proto"].map((key) => quoted.call("field", key))),
+      ['two "quoted" words', "C:\\x", "é", "resp3"],
+      "values with spaces, quotes or backslashes are quoted",
+    );
     const anonymous = await client({ port });
     assert.equal(await anonymous.call("whoami"), null);
   });

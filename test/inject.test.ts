@@ -292,6 +292,16 @@ describe("app.inject", () => {
     await conn.close();
   });
 
+  it("sends header values as the client would (a backslash arrives intact) and refuses spaces, quotes and odd keys with RETOPY_INVALID_OPTION", async () => {
+    const app = counterApp();
+    const conn = app.injectConnection({ header: { app: "C:\\tests\\é" } });
+    assert.equal(((await conn.run("whoami")).value as Map<string, unknown>).get("header"), "C:\\tests\\é");
+    await conn.close();
+    for (const header of [{ app: "two words" }, { app: 'a"b' }, { app: "it's" }, { "a b": "x" }, { "a=b": "x" }] as Array<Record<string, string>>) {
+      assert.throws(() => app.injectConnection({ header }), { code: "RETOPY_INVALID_OPTION" }, JSON.stringify(header));
+    }
+  });
+
   it("keeps the order of async commands sent without awaiting", async () => {
     const app = counterApp();
     const conn = app.injectConnection();

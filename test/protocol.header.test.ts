@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseHeader } from "../src/protocol/header.js";
+import fc from "fast-check";
+import { formatHeader, parseHeader } from "../src/protocol/header.js";
 
 const parse = (s: string): Record<string, string> => parseHeader(Buffer.from(s));
 const plain = (o: Record<string, string>): Record<string, string> => ({ ...o });
@@ -47,5 +48,26 @@ describe("parseHeader", () => {
     assert.equal(Object.getPrototypeOf({}), Object.prototype);
     assert.equal(typeof ({} as { toString: unknown }).toString, "function");
     assert.deepEqual(Object.keys(h).sort(), ["__proto__", "constructor", "tostring"]);
+  });
+});
+
+describe("formatHeader", () => {
+  it("writes key=value tokens in order, quoting a value with whitespace, quotes or a backslash", () => {
+    assert.equal(formatHeader([["proto", "resp3"], ["auth", "alice:s3cret"]]), "proto=resp3 auth=alice:s3cret\r\n");
+    assert.equal(formatHeader([["name", "a b"], ["q", 'say "hi"'], ["path", "C:\\x"], ["empty", ""]]), 'name="a b" q="say \\"hi\\"" path="C:\\\\x" empty=\r\n');
+    assert.equal(formatHeader([["it", "it's"]]), 'it="it\'s"\r\n');
+    assert.equal(formatHeader([]), "\r\n");
+  });
+
+  it("is read back by parseHeader as the same fields (word keys, values without CR or LF)", () => {
+    const key = fc.stringMatching(/^[a-z0-9_.-]{1,12}$/);
+    const value = fc.string({ unit: fc.constantFrom(" ", "\t", '"', "'", "\\", "\\x41", "=", "x", "é", "\u{1f600}", "\0", "\v") });
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(key, value), { selector: ([k]) => k, maxLength: 5 }), (fields) => {
+        const line = formatHeader(fields);
+        assert.ok(line.endsWith("\r\n") && !line.slice(0, -2).includes("\n"));
+        assert.deepEqual(plain(parse(line.slice(0, -2))), Object.fromEntries(fields));
+      }),
+    );
   });
 });

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { type Argument, encodeRequest } from "../protocol/encode-request.js";
+import { formatHeader } from "../protocol/header.js";
 import { ReplyError, RespReader } from "../protocol/resp-reader.js";
 import { ClientError } from "./errors.js";
 import { type CallOptions, type CallSink, Pipeline } from "./pipeline.js";
@@ -221,7 +222,7 @@ export class RetopyClient extends EventEmitter implements CallSink {
   /** The header line, then HELLO (or AUTH / CLIENT SETNAME), then COMMAND DOCS if asked: at connect and after each reconnect. */
   private async handshake(): Promise<void> {
     const { options, protocol } = this;
-    if (options.header) this.socket.write(headerLine(options.header, protocol));
+    if (options.header) this.socket.write(formatHeader(Object.entries({ proto: protocol, ...options.header })));
     const user = options.user ?? "default";
     const calls: Array<{ args: Argument[]; buffers: boolean }> = [];
     if (protocol === "resp3") {
@@ -484,11 +485,4 @@ async function withTimeout<T>(work: Promise<T>, options: RetopyClientOptions, st
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** `proto=resp3 key=value ...\r\n`, values quoted when they hold spaces or quotes. */
-function headerLine(header: Record<string, string>, protocol: string): string {
-  const fields: Record<string, string> = { proto: protocol, ...header };
-  const tokens = Object.entries(fields).map(([key, value]) => (/^[^\s"'\\]*$/.test(value) ? `${key}=${value}` : `${key}="${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`));
-  return `${tokens.join(" ")}\r\n`;
 }

@@ -1,5 +1,6 @@
 /**
- * Parses the handshake ("header") line a client sends before any command.
+ * The handshake ("header") line a client sends before any command: parsed by the server,
+ * written by the client and by `app.inject()`.
  */
 
 import { splitArgs } from "./split-args.js";
@@ -31,4 +32,20 @@ export function parseHeader(line: Buffer): Record<string, string> {
     header[asciiLowerCase(token.slice(0, eq))] = token.slice(eq + 1);
   }
   return header;
+}
+
+/** A value that needs no quotes: no whitespace, quote or backslash. */
+const BARE_VALUE = /^[^\s"'\\]*$/;
+
+/**
+ * `key=value ...\r\n` for `fields`, in order; a value is double-quoted (`\\` and `"` escaped)
+ * when it holds whitespace, quotes or a backslash, so {@link parseHeader} reads it back.
+ * Keys go as given. A value must not hold CR or LF: the line would end there.
+ */
+export function formatHeader(fields: Iterable<readonly [string, string]>): string {
+  const tokens: string[] = [];
+  for (const [key, value] of fields) {
+    tokens.push(BARE_VALUE.test(value) ? `${key}=${value}` : `${key}="${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+  }
+  return `${tokens.join(" ")}\r\n`;
 }
