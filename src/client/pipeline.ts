@@ -21,30 +21,33 @@ export interface CallSink {
 }
 
 export class Pipeline {
-  private readonly calls: Array<{ args: readonly Argument[]; buffers: boolean }> = [];
+  readonly #calls: Array<{ args: readonly Argument[]; buffers: boolean }> = [];
+  readonly #sink: CallSink;
 
-  constructor(private readonly sink: CallSink) {}
+  constructor(sink: CallSink) {
+    this.#sink = sink;
+  }
 
   /** Number of calls queued so far. */
   get length(): number {
-    return this.calls.length;
+    return this.#calls.length;
   }
 
   /** Queues a call whose bulk strings come back as strings. */
   call(command: string, ...args: Argument[]): this {
-    this.calls.push({ args: [command, ...args], buffers: false });
+    this.#calls.push({ args: [command, ...args], buffers: false });
     return this;
   }
 
   /** Queues a call whose bulk strings come back as Buffers. */
   callBuffer(command: string, ...args: Argument[]): this {
-    this.calls.push({ args: [command, ...args], buffers: true });
+    this.#calls.push({ args: [command, ...args], buffers: true });
     return this;
   }
 
   /** Sends every queued call in one write; resolves once all have settled, in call order. */
   async exec(options: CallOptions = {}): Promise<Array<PipelineResult<Reply | BufferReply>>> {
-    const promises = this.sink.sendBatch(this.calls.splice(0), options);
+    const promises = this.#sink.sendBatch(this.#calls.splice(0), options);
     const settled = await Promise.allSettled(promises);
     return settled.map((result) =>
       result.status === "fulfilled" ? { value: result.value as Reply } : { error: result.reason instanceof Error ? result.reason : new Error(String(result.reason)) },

@@ -70,15 +70,18 @@ interface QueuedBatch {
 
 /** Calls made while disconnected, sent in order once the handshake is redone. */
 export class DisconnectedQueue {
-  private batches: QueuedBatch[] = [];
-  private count = 0;
+  #batches: QueuedBatch[] = [];
+  #count = 0;
+  readonly #limit: number;
 
-  constructor(private readonly limit: number) {}
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
 
   /** Queues `calls`; each promise settles once the batch is sent, or rejects if it times out, aborts or the client closes. */
   add(calls: Batch, options: CallOptions): Array<Promise<unknown>> {
-    if (this.count + calls.length > this.limit) {
-      const error = new ClientError("DISCONNECTED", `disconnected, and ${this.count} calls are queued already (maxQueue ${this.limit})`);
+    if (this.#count + calls.length > this.#limit) {
+      const error = new ClientError("DISCONNECTED", `disconnected, and ${this.#count} calls are queued already (maxQueue ${this.#limit})`);
       return calls.map(() => Promise.reject(error));
     }
     const settle: QueuedBatch["settle"] = [];
@@ -88,7 +91,7 @@ export class DisconnectedQueue {
       if (batch.dropped) return;
       batch.dropped = true;
       batch.cleanup();
-      this.count -= calls.length;
+      this.#count -= calls.length;
       for (const { reject } of settle) reject(error);
     };
     const onAbort = () => drop(new ClientError("ABORTED", "call aborted before it was sent", { cause: options.signal?.reason }));
@@ -98,8 +101,8 @@ export class DisconnectedQueue {
       options.signal?.removeEventListener("abort", onAbort);
       clearTimeout(timer);
     };
-    this.batches.push(batch);
-    this.count += calls.length;
+    this.#batches.push(batch);
+    this.#count += calls.length;
     return promises;
   }
 
@@ -119,9 +122,9 @@ export class DisconnectedQueue {
 
   /** Empties the queue: the batches not dropped yet, each released from its timer and signal. */
   #takeAll(): QueuedBatch[] {
-    const live = this.batches.filter((batch) => !batch.dropped);
-    this.batches = [];
-    this.count = 0;
+    const live = this.#batches.filter((batch) => !batch.dropped);
+    this.#batches = [];
+    this.#count = 0;
     for (const batch of live) {
       batch.dropped = true;
       batch.cleanup();
