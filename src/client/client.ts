@@ -17,6 +17,7 @@ import { pushIterator } from "./pushes.js";
 import { type BufferReply, decodeStrings, type Reply } from "./reply.js";
 import { backoffDelay, DisconnectedQueue, type ReconnectOptions, type ReconnectPolicy, reconnectPolicy } from "./reconnect.js";
 import { type CommandFunctions, commandNamesOf, type CommandProxy, commandProxy } from "./commands.js";
+import { type Confirmations, confirmationsOf, Subscriptions } from "./subscriptions.js";
 
 export interface RetopyClientOptions {
   host?: string;
@@ -43,19 +44,14 @@ export interface RetopyClientOptions {
   describe?: boolean;
 }
 
-/** Subscription commands are answered by confirmation pushes, not by a reply. */
-const SUBSCRIPTION = new Set(["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"]);
-/** RESP2 arrays that are messages, not replies, once the client has subscribed. */
-const MESSAGE_KINDS = new Set(["message", "pmessage", "smessage"]);
-
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   buffers: boolean;
   /** Set once aborted or timed out: its reply is still awaited, then dropped. */
   settled: boolean;
-  /** For subscription commands: the confirmations still expected (-1: until the count is 0). */
-  subscription?: { kind: string; remaining: number };
+  /** For subscription commands: the confirmations still expected. */
+  subscription?: Confirmations | undefined;
   cleanup?: () => void;
 }
 
@@ -66,10 +62,7 @@ export class RetopyClient extends EventEmitter implements CallSink {
   private reader = new RespReader({ buffers: true, statuses: false });
   private closedError: ClientError | null = null;
   private corked = false;
-  /** Channels and patterns subscribed, as the last confirmation said. */
-  private subscriptions = 0;
-  /** What to SUBSCRIBE again after a reconnect, by subscribe command; names kept as latin1 so bytes survive. */
-  private readonly subscribed = new Map<string, Set<string>>();
+  private readonly subscriptions = new Subscriptions();
   #hello: Reply = null;
   #commands: CommandProxy<CommandFunctions> | null = null;
   /** Null until connect succeeded with `reconnect`: drops before that reject `connect`. */
@@ -244,10 +237,7 @@ export class RetopyClient extends EventEmitter implements CallSink {
 
   /** SUBSCRIBE (PSUBSCRIBE, SSUBSCRIBE) again to what was subscribed before the drop. */
   private async resubscribe(): Promise<void> {
-    const calls = [...this.subscribed]
-      .filter(([, names]) => names.size > 0)
-      .map(([kind, names]) => ({ args: [kind.toUpperCase(), ...[...names].map((name) => Buffer.from(name, "latin1"))], buffers: false }));
-    this.subscribed.clear();
+    const calls = this.subscriptions.takeResubscribe();
     if (calls.length > 0) await Promise.all(this.sendNow(calls, {}));
   }
 
@@ -275,7 +265,7 @@ export class RetopyClient extends EventEmitter implements CallSink {
     }
     this.failInFlight(new ClientError("CONNECTION_LOST", `connection lost with the call in flight (it may or may not have run): ${error.message}`, { cause: error }));
     this.reader = new RespReader({ buffers: true, statuses: false });
-    this.subscriptions = 0;
+    this.subscriptions.dropped();
     // A drop during a reconnect's handshake fails that attempt, and the running loop tries again.
     if (!this.reconnecting) void this.reconnectLoop(error);
   }
@@ -322,9 +312,7 @@ export class RetopyClient extends EventEmitter implements CallSink {
 
   private enqueue(args: readonly Argument[], buffers: boolean, { signal, timeout }: CallOptions): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const entry: Pending = { resolve, reject, buffers, settled: false };
-      const name = String(args[0]).toLowerCase();
-      if (SUBSCRIPTION.has(name)) entry.subscription = { kind: name, remaining: args.length > 1 ? args.length - 1 : name.endsWith("unsubscribe") ? -1 : 1 };
+      const entry: Pending = { resolve, reject, buffers, settled: false, subscription: confirmationsOf(args) };
       const giveUp = (error: Error) => {
         if (entry.settled) return;
         entry.settled = true;
@@ -364,38 +352,18 @@ export class RetopyClient extends EventEmitter implements CallSink {
 
   /** A RESP2 array that is a pub/sub message or a subscription confirmation, not a reply. */
   private isMessage(value: BufferReply): boolean {
-    if (this.protocol !== "resp2" || !Array.isArray(value) || !Buffer.isBuffer(value[0])) return false;
-    const kind = value[0].toString("latin1").toLowerCase();
-    if (this.subscriptions > 0 && MESSAGE_KINDS.has(kind)) return true;
-    return this.peek()?.subscription?.kind === kind;
+    return this.protocol === "resp2" && this.subscriptions.isMessage(value, this.peek()?.subscription);
   }
 
   private onPush(values: BufferReply[]): void {
-    const kind = Buffer.isBuffer(values[0]) ? values[0].toString("latin1").toLowerCase() : "";
-    const head = this.peek();
-    if (head?.subscription && head.subscription.kind === kind && values.length === 3) {
-      // A confirmation of our own SUBSCRIBE/UNSUBSCRIBE: part of that call's answer.
-      const count = typeof values[2] === "number" ? values[2] : 0;
-      this.subscriptions = count;
-      this.trackSubscription(kind, values[1]);
-      const sub = head.subscription;
-      if (sub.remaining > 0) sub.remaining--;
-      if (sub.remaining === 0 || (sub.remaining === -1 && count === 0)) this.settleNext(count);
+    const awaited = this.peek()?.subscription;
+    if (!this.subscriptions.confirms(values, awaited)) {
+      this.emit("push", values.map(decodeStrings));
       return;
     }
-    this.emit("push", values.map(decodeStrings));
-  }
-
-  /** Keeps the set of channels (patterns, shard channels) to subscribe again after a reconnect. */
-  private trackSubscription(kind: string, name: BufferReply | undefined): void {
-    if (!Buffer.isBuffer(name) && typeof name !== "string") return;
-    const unsubscribe = kind.endsWith("unsubscribe");
-    const key = unsubscribe ? kind.replace("unsubscribe", "subscribe") : kind;
-    let names = this.subscribed.get(key);
-    if (!names) this.subscribed.set(key, (names = new Set()));
-    const text = Buffer.isBuffer(name) ? name.toString("latin1") : name;
-    if (unsubscribe) names.delete(text);
-    else names.add(text);
+    // A confirmation of our own SUBSCRIBE/UNSUBSCRIBE: part of that call's answer.
+    const count = this.subscriptions.confirm(values, awaited);
+    if (count !== undefined) this.settleNext(count);
   }
 
   private peek(): Pending | undefined {
