@@ -17,7 +17,8 @@ import { pushIterator } from "./pushes.js";
 import { type BufferReply, decodeStrings, type Reply } from "./reply.js";
 import { backoffDelay, DisconnectedQueue, type ReconnectOptions, type ReconnectPolicy, reconnectPolicy } from "./reconnect.js";
 import { type CommandFunctions, commandNamesOf, type CommandProxy, commandProxy } from "./commands.js";
-import { type Confirmations, confirmationsOf, Subscriptions } from "./subscriptions.js";
+import { confirmationsOf, Subscriptions } from "./subscriptions.js";
+import { PendingCalls } from "./pending-calls.js";
 
 export interface RetopyClientOptions {
   host?: string;
@@ -44,20 +45,8 @@ export interface RetopyClientOptions {
   describe?: boolean;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  buffers: boolean;
-  /** Set once aborted or timed out: its reply is still awaited, then dropped. */
-  settled: boolean;
-  /** For subscription commands: the confirmations still expected. */
-  subscription?: Confirmations | undefined;
-  cleanup?: () => void;
-}
-
 export class RetopyClient extends EventEmitter implements CallSink {
-  private readonly pending: Pending[] = [];
-  private head = 0;
+  private readonly pending = new PendingCalls();
   /** The reply reader of the current socket; Buffers so that callBuffer gets bytes and call decodes once. */
   private reader = new RespReader({ buffers: true, statuses: false });
   private closedError: ClientError | null = null;
@@ -196,7 +185,7 @@ export class RetopyClient extends EventEmitter implements CallSink {
       const error = new ClientError("ABORTED", "call aborted before it was sent", { cause: options.signal.reason });
       return calls.map(() => Promise.reject(error));
     }
-    const promises = calls.map(({ args, buffers }) => this.enqueue(args, buffers, options));
+    const promises = calls.map(({ args, buffers }) => this.pending.add(buffers, options, confirmationsOf(args)));
     const bytes = calls.length === 1 ? encodeRequest(calls[0]!.args) : Buffer.concat(calls.map(({ args }) => encodeRequest(args)));
     if (!this.corked) {
       // Calls made in the same tick leave in one write.
@@ -263,7 +252,7 @@ export class RetopyClient extends EventEmitter implements CallSink {
       this.shutdown(error);
       return;
     }
-    this.failInFlight(new ClientError("CONNECTION_LOST", `connection lost with the call in flight (it may or may not have run): ${error.message}`, { cause: error }));
+    this.pending.failAll(new ClientError("CONNECTION_LOST", `connection lost with the call in flight (it may or may not have run): ${error.message}`, { cause: error }));
     this.reader = new RespReader({ buffers: true, statuses: false });
     this.subscriptions.dropped();
     // A drop during a reconnect's handshake fails that attempt, and the running loop tries again.
@@ -310,28 +299,6 @@ export class RetopyClient extends EventEmitter implements CallSink {
     this.shutdown(new ClientError("CLOSED", `gave up reconnecting after ${policy.maxAttempts} attempts: ${lastError.message}`, { cause: lastError }));
   }
 
-  private enqueue(args: readonly Argument[], buffers: boolean, { signal, timeout }: CallOptions): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const entry: Pending = { resolve, reject, buffers, settled: false, subscription: confirmationsOf(args) };
-      const giveUp = (error: Error) => {
-        if (entry.settled) return;
-        entry.settled = true;
-        entry.cleanup?.();
-        reject(error);
-      };
-      const onAbort = () => giveUp(new ClientError("ABORTED", "call aborted", { cause: signal?.reason }));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const timer = timeout ? setTimeout(() => giveUp(new ClientError("TIMEOUT", `no reply within ${timeout} ms`)), timeout) : undefined;
-      if (signal || timer) {
-        entry.cleanup = () => {
-          signal?.removeEventListener("abort", onAbort);
-          clearTimeout(timer);
-        };
-      }
-      this.pending.push(entry);
-    });
-  }
-
   private onData(chunk: Buffer): void {
     this.reader.push(chunk);
     for (;;) {
@@ -352,11 +319,11 @@ export class RetopyClient extends EventEmitter implements CallSink {
 
   /** A RESP2 array that is a pub/sub message or a subscription confirmation, not a reply. */
   private isMessage(value: BufferReply): boolean {
-    return this.protocol === "resp2" && this.subscriptions.isMessage(value, this.peek()?.subscription);
+    return this.protocol === "resp2" && this.subscriptions.isMessage(value, this.pending.peek()?.subscription);
   }
 
   private onPush(values: BufferReply[]): void {
-    const awaited = this.peek()?.subscription;
+    const awaited = this.pending.peek()?.subscription;
     if (!this.subscriptions.confirms(values, awaited)) {
       this.emit("push", values.map(decodeStrings));
       return;
@@ -366,41 +333,10 @@ export class RetopyClient extends EventEmitter implements CallSink {
     if (count !== undefined) this.settleNext(count);
   }
 
-  private peek(): Pending | undefined {
-    return this.pending[this.head];
-  }
-
   private settleNext(value: BufferReply): void {
-    const entry = this.pending[this.head];
-    if (!entry) {
-      this.shutdown(new ClientError("PROTOCOL", "a reply arrived with no call waiting for it"));
-      this.socket.destroy();
-      return;
-    }
-    this.pending[this.head] = undefined as unknown as Pending;
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.pending.length) {
-      this.pending.splice(0, this.head);
-      this.head = 0;
-    }
-    if (entry.settled) return;
-    entry.settled = true;
-    entry.cleanup?.();
-    if (value instanceof ReplyError) entry.reject(value);
-    else entry.resolve(entry.buffers ? value : decodeStrings(value));
-  }
-
-  /** Rejects every call waiting for a reply with `error`. */
-  private failInFlight(error: ClientError): void {
-    const waiting = this.pending.splice(this.head);
-    this.head = 0;
-    this.pending.length = 0;
-    for (const entry of waiting) {
-      if (entry.settled) continue;
-      entry.settled = true;
-      entry.cleanup?.();
-      entry.reject(error);
-    }
+    if (this.pending.settleNext(value)) return;
+    this.shutdown(new ClientError("PROTOCOL", "a reply arrived with no call waiting for it"));
+    this.socket.destroy();
   }
 
   /** Rejects every pending and queued call with `error`, stops a reconnect, once, and emits `close`. */
@@ -412,7 +348,7 @@ export class RetopyClient extends EventEmitter implements CallSink {
       this.reconnecting = null;
       this.socket.destroy();
     }
-    this.failInFlight(error);
+    this.pending.failAll(error);
     this.queue?.rejectAll(error);
     this.emit("close", error);
   }
