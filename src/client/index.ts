@@ -1,7 +1,8 @@
 /**
  * retopy's own client: `import { RetopyClient } from "retopy/client"`.
  */
-export { RetopyClient, type RetopyClientOptions } from "./client.js";
+export { RetopyClient } from "./client.js";
+export type { RetopyClientOptions } from "./options.js";
 export { Pipeline, type CallOptions, type PipelineResult } from "./pipeline.js";
 export { backoffDelay, reconnectPolicy, type ReconnectingEvent, type ReconnectOptions, type ReconnectPolicy } from "./reconnect.js";
 export { type CommandFunctions, type CommandProxy } from "./commands.js";
