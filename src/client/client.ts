@@ -22,34 +22,36 @@ import { confirmationsOf, Subscriptions } from "./subscriptions.js";
 
 type Calls = ReadonlyArray<{ args: readonly Argument[]; buffers: boolean }>;
 
-export class RetopyClient extends EventEmitter implements CallSink {
+export class RetopyClient extends EventEmitter {
   readonly protocol: "resp3" | "resp2";
-  private readonly options: RetopyClientOptions;
-  private socket: ClientSocket;
-  private readonly pending = new PendingCalls();
-  private readonly subscriptions = new Subscriptions();
-  private closedError: ClientError | null = null;
+  readonly #options: RetopyClientOptions;
+  #socket: ClientSocket;
+  readonly #pending = new PendingCalls();
+  readonly #subscriptions = new Subscriptions();
+  #closedError: ClientError | null = null;
   #hello: Reply = null;
   #commands: CommandProxy<CommandFunctions> | null = null;
   /** Null until connect succeeded with `reconnect`: drops before that reject `connect`. */
-  private policy: ReconnectPolicy | null = null;
-  private queue: DisconnectedQueue | null = null;
+  #policy: ReconnectPolicy | null = null;
+  #queue: DisconnectedQueue | null = null;
   /** Set while the connection is down and being re-made; aborted by close()/destroy(). */
-  private reconnecting: AbortController | null = null;
+  #reconnecting: AbortController | null = null;
   /** Set by close(), so the end it causes is not taken for a drop. */
-  private closing = false;
-  private readonly listener: SocketListener = {
-    frame: (frame) => this.onFrame(frame),
-    malformed: (error) => this.fail(error),
-    gone: (error) => this.onDrop(error),
+  #closing = false;
+  readonly #listener: SocketListener = {
+    frame: (frame) => this.#onFrame(frame),
+    malformed: (error) => this.#fail(error),
+    gone: (error) => this.#onDrop(error),
   };
+  /** What pipelines send through. */
+  readonly #sink: CallSink = { sendBatch: (calls, options) => this.#sendBatch(calls, options) };
 
   private constructor(socket: ClientSocket, options: RetopyClientOptions) {
     super();
     this.protocol = options.protocol ?? "resp3";
-    this.options = options;
-    this.socket = socket;
-    socket.listen(this.listener);
+    this.#options = options;
+    this.#socket = socket;
+    socket.listen(this.#listener);
   }
 
   /** Opens the connection and resolves once the handshake (HELLO, AUTH, SETNAME) is answered. */
@@ -58,13 +60,13 @@ export class RetopyClient extends EventEmitter implements CallSink {
     const socket = await ClientSocket.open(options);
     const client = new RetopyClient(socket, options);
     try {
-      await withTimeout(client.handshake(), options, started, () => socket.destroy());
+      await withTimeout(client.#handshake(), options, started, () => socket.destroy());
     } catch (error) {
       client.destroy();
       throw error;
     }
-    client.policy = reconnectPolicy(options.reconnect);
-    if (client.policy) client.queue = new DisconnectedQueue(client.policy.maxQueue);
+    client.#policy = reconnectPolicy(options.reconnect);
+    if (client.#policy) client.#queue = new DisconnectedQueue(client.#policy.maxQueue);
     return client;
   }
 
@@ -75,12 +77,12 @@ export class RetopyClient extends EventEmitter implements CallSink {
 
   /** True until close(), destroy() or the server closes the connection (with `reconnect`: until it gives up). */
   get isOpen(): boolean {
-    return this.closedError === null;
+    return this.#closedError === null;
   }
 
   /** True while a `reconnect` client is re-making its connection. */
   get isReconnecting(): boolean {
-    return this.reconnecting !== null && this.closedError === null;
+    return this.#reconnecting !== null && this.#closedError === null;
   }
 
   /** The server's commands as functions, filled by describe() or the `describe` connect option. */
@@ -104,17 +106,17 @@ export class RetopyClient extends EventEmitter implements CallSink {
 
   /** As {@link call}, with per-call options. */
   callWith(options: CallOptions, command: string, ...args: Argument[]): Promise<Reply> {
-    return this.sendBatch([{ args: [command, ...args], buffers: false }], options)[0] as Promise<Reply>;
+    return this.#sendBatch([{ args: [command, ...args], buffers: false }], options)[0] as Promise<Reply>;
   }
 
   /** As {@link call}, but bulk strings come back as Buffers (binary-safe). */
   callBuffer(command: string, ...args: Argument[]): Promise<BufferReply> {
-    return this.sendBatch([{ args: [command, ...args], buffers: true }], {})[0] as Promise<BufferReply>;
+    return this.#sendBatch([{ args: [command, ...args], buffers: true }], {})[0] as Promise<BufferReply>;
   }
 
   /** A batch of calls sent in one write by `exec()`. */
   pipeline(): Pipeline {
-    return new Pipeline(this);
+    return new Pipeline(this.#sink);
   }
 
   /** The pushes as an async iterator; it ends when the client closes or `signal` aborts. */
@@ -124,162 +126,162 @@ export class RetopyClient extends EventEmitter implements CallSink {
 
   /** Sends QUIT, waits for its reply (so earlier calls are answered first), then ends the socket; stops a reconnect. */
   async close(timeout = 2000): Promise<void> {
-    if (this.closedError) return;
-    if (this.reconnecting) {
-      this.shutdown(new ClientError("CLOSED", "client closed"));
+    if (this.#closedError) return;
+    if (this.#reconnecting) {
+      this.#shutdown(new ClientError("CLOSED", "client closed"));
       return;
     }
-    this.closing = true;
+    this.#closing = true;
     try {
       await this.callWith({ timeout }, "QUIT");
     } catch {
       // Already closing, or the server did not answer in time: end it anyway.
     }
-    this.socket.end();
-    this.shutdown(new ClientError("CLOSED", "client closed"));
+    this.#socket.end();
+    this.#shutdown(new ClientError("CLOSED", "client closed"));
   }
 
   /** Cuts the connection at once; pending calls reject with a ClientError (code CLOSED). */
   destroy(): void {
-    this.shutdown(new ClientError("CLOSED", "client destroyed"));
-    this.socket.destroy();
+    this.#shutdown(new ClientError("CLOSED", "client destroyed"));
+    this.#socket.destroy();
   }
 
-  /** @internal Queues `calls` in order and writes them together (or holds them while reconnecting). */
-  sendBatch(calls: Calls, options: CallOptions): Array<Promise<unknown>> {
-    if (this.closedError) {
-      const error = this.closedError;
+  /** Queues `calls` in order and writes them together (or holds them while reconnecting). */
+  #sendBatch(calls: Calls, options: CallOptions): Array<Promise<unknown>> {
+    if (this.#closedError) {
+      const error = this.#closedError;
       return calls.map(() => Promise.reject(error));
     }
-    if (this.reconnecting) {
-      if (this.policy?.whileDisconnected === "queue" && this.queue) return this.queue.add(calls, options);
+    if (this.#reconnecting) {
+      if (this.#policy?.whileDisconnected === "queue" && this.#queue) return this.#queue.add(calls, options);
       const error = new ClientError("DISCONNECTED", "disconnected: reconnecting, call not sent");
       return calls.map(() => Promise.reject(error));
     }
-    return this.sendNow(calls, options);
+    return this.#sendNow(calls, options);
   }
 
   /** Writes `calls` on the current socket, whatever the state (the handshake runs while reconnecting). */
-  private sendNow(calls: Calls, options: CallOptions): Array<Promise<unknown>> {
+  #sendNow(calls: Calls, options: CallOptions): Array<Promise<unknown>> {
     if (options.signal?.aborted) {
       // Aborted before it was sent: never sent, so it never runs.
       const error = new ClientError("ABORTED", "call aborted before it was sent", { cause: options.signal.reason });
       return calls.map(() => Promise.reject(error));
     }
-    const promises = calls.map(({ args, buffers }) => this.pending.add(buffers, options, confirmationsOf(args)));
+    const promises = calls.map(({ args, buffers }) => this.#pending.add(buffers, options, confirmationsOf(args)));
     const bytes = calls.length === 1 ? encodeRequest(calls[0]!.args) : Buffer.concat(calls.map(({ args }) => encodeRequest(args)));
-    this.socket.write(bytes);
+    this.#socket.write(bytes);
     return promises;
   }
 
   /** One reply or push, in the order read: a reply settles the oldest call, a push never does. */
-  private onFrame(frame: RespFrame): void {
+  #onFrame(frame: RespFrame): void {
     const value = frame.value as BufferReply;
-    if (frame.push || (this.protocol === "resp2" && this.subscriptions.isMessage(value, this.pending.peek()?.subscription))) this.onPush(value as BufferReply[]);
-    else this.settleNext(value);
+    if (frame.push || (this.protocol === "resp2" && this.#subscriptions.isMessage(value, this.#pending.peek()?.subscription))) this.#onPush(value as BufferReply[]);
+    else this.#settleNext(value);
   }
 
-  private onPush(values: BufferReply[]): void {
-    const awaited = this.pending.peek()?.subscription;
-    if (!this.subscriptions.confirms(values, awaited)) {
+  #onPush(values: BufferReply[]): void {
+    const awaited = this.#pending.peek()?.subscription;
+    if (!this.#subscriptions.confirms(values, awaited)) {
       this.emit("push", values.map(decodeStrings));
       return;
     }
     // A confirmation of our own SUBSCRIBE/UNSUBSCRIBE: part of that call's answer.
-    const count = this.subscriptions.confirm(values, awaited);
-    if (count !== undefined) this.settleNext(count);
+    const count = this.#subscriptions.confirm(values, awaited);
+    if (count !== undefined) this.#settleNext(count);
   }
 
-  private settleNext(value: BufferReply): void {
-    if (!this.pending.settleNext(value)) this.fail(new ClientError("PROTOCOL", "a reply arrived with no call waiting for it"));
+  #settleNext(value: BufferReply): void {
+    if (!this.#pending.settleNext(value)) this.#fail(new ClientError("PROTOCOL", "a reply arrived with no call waiting for it"));
   }
 
   /** The stream can no longer be trusted: close for good, without reconnecting. */
-  private fail(error: ClientError): void {
-    this.shutdown(error);
-    this.socket.destroy();
+  #fail(error: ClientError): void {
+    this.#shutdown(error);
+    this.#socket.destroy();
   }
 
   /** The header line and HELLO (AUTH, SETNAME), then COMMAND DOCS if asked. */
-  private async handshake(): Promise<void> {
-    const { hello, docs } = await handshake(this.socket, this.options, (calls) => this.sendNow(calls, {}));
+  async #handshake(): Promise<void> {
+    const { hello, docs } = await handshake(this.#socket, this.#options, (calls) => this.#sendNow(calls, {}));
     if (hello !== undefined) this.#hello = hello;
     if (docs !== undefined) this.#commands = commandProxy(commandNamesOf(docs), (command, ...args) => this.call(command, ...args));
   }
 
   /** SUBSCRIBE (PSUBSCRIBE, SSUBSCRIBE) again to what was subscribed before the drop. */
-  private async resubscribe(): Promise<void> {
-    const calls = this.subscriptions.takeResubscribe();
-    if (calls.length > 0) await Promise.all(this.sendNow(calls, {}));
+  async #resubscribe(): Promise<void> {
+    const calls = this.#subscriptions.takeResubscribe();
+    if (calls.length > 0) await Promise.all(this.#sendNow(calls, {}));
   }
 
   /** The socket ended: close for good, or (with `reconnect`) fail what was in flight and start re-making it. */
-  private onDrop(error: ClientError): void {
-    if (this.closedError) return;
-    if (!this.policy || this.closing) {
-      this.shutdown(error);
+  #onDrop(error: ClientError): void {
+    if (this.#closedError) return;
+    if (!this.#policy || this.#closing) {
+      this.#shutdown(error);
       return;
     }
-    this.pending.failAll(new ClientError("CONNECTION_LOST", `connection lost with the call in flight (it may or may not have run): ${error.message}`, { cause: error }));
-    this.subscriptions.dropped();
+    this.#pending.failAll(new ClientError("CONNECTION_LOST", `connection lost with the call in flight (it may or may not have run): ${error.message}`, { cause: error }));
+    this.#subscriptions.dropped();
     // A drop during a reconnect's handshake fails that attempt, and the running loop tries again.
-    if (!this.reconnecting) void this.reconnectLoop(error);
+    if (!this.#reconnecting) void this.#reconnectLoop(error);
   }
 
   /** Tries, with backoff, until connected and handshaken again, closed, or out of attempts. */
-  private async reconnectLoop(cause: Error): Promise<void> {
-    const policy = this.policy!;
+  async #reconnectLoop(cause: Error): Promise<void> {
+    const policy = this.#policy!;
     const controller = new AbortController();
-    this.reconnecting = controller;
+    this.#reconnecting = controller;
     let lastError = cause;
     for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
       const delay = backoffDelay(policy, attempt);
       this.emit("reconnecting", { attempt, delay, error: lastError });
       try {
         await sleep(delay, undefined, { signal: controller.signal });
-        const socket = await ClientSocket.open(this.options, controller.signal);
+        const socket = await ClientSocket.open(this.#options, controller.signal);
         if (controller.signal.aborted) {
           socket.destroy();
           return;
         }
         // Only the current socket reports: the one it replaces is gone already.
-        this.socket.stop();
-        this.socket = socket;
-        socket.listen(this.listener);
-        await withTimeout(this.handshake().then(() => this.resubscribe()), this.options, Date.now(), () => socket.destroy());
+        this.#socket.stop();
+        this.#socket = socket;
+        socket.listen(this.#listener);
+        await withTimeout(this.#handshake().then(() => this.#resubscribe()), this.#options, Date.now(), () => socket.destroy());
       } catch (error) {
-        if (controller.signal.aborted || this.closedError) return;
+        if (controller.signal.aborted || this.#closedError) return;
         if (error instanceof ReplyError) {
           // The server refused the handshake (a login no longer accepted): retrying will not help.
-          this.socket.destroy();
-          this.shutdown(new ClientError("CLOSED", `reconnected, but the handshake was refused: ${error.message}`, { cause: error }));
+          this.#socket.destroy();
+          this.#shutdown(new ClientError("CLOSED", `reconnected, but the handshake was refused: ${error.message}`, { cause: error }));
           return;
         }
         lastError = error as Error;
-        this.socket.destroy();
+        this.#socket.destroy();
         continue;
       }
-      this.reconnecting = null;
+      this.#reconnecting = null;
       // Queued calls first, so a `reconnected` listener's calls come after them.
-      this.queue?.flush((calls, options) => this.sendBatch(calls, options));
+      this.#queue?.flush((calls, options) => this.#sendBatch(calls, options));
       this.emit("reconnected", { attempt });
       return;
     }
-    this.shutdown(new ClientError("CLOSED", `gave up reconnecting after ${policy.maxAttempts} attempts: ${lastError.message}`, { cause: lastError }));
+    this.#shutdown(new ClientError("CLOSED", `gave up reconnecting after ${policy.maxAttempts} attempts: ${lastError.message}`, { cause: lastError }));
   }
 
   /** Rejects every pending and queued call with `error`, stops a reconnect, once, and emits `close`. */
-  private shutdown(error: ClientError): void {
-    if (this.closedError) return;
-    this.closedError = error;
-    this.socket.stop();
-    if (this.reconnecting) {
-      this.reconnecting.abort();
-      this.reconnecting = null;
-      this.socket.destroy();
+  #shutdown(error: ClientError): void {
+    if (this.#closedError) return;
+    this.#closedError = error;
+    this.#socket.stop();
+    if (this.#reconnecting) {
+      this.#reconnecting.abort();
+      this.#reconnecting = null;
+      this.#socket.destroy();
     }
-    this.pending.failAll(error);
-    this.queue?.rejectAll(error);
+    this.#pending.failAll(error);
+    this.#queue?.rejectAll(error);
     this.emit("close", error);
   }
 }
