@@ -12,8 +12,9 @@ import { after, before, describe, it } from "node:test";
 import { Application, CommandHandler, parameter } from "../src/index.js";
 import { ClientError, type Reply, RetopyClient } from "../src/client/index.js";
 import { PendingCalls } from "../src/client/pending-calls.js";
+import type { Call } from "../src/client/pipeline.js";
 import { ClientSocket, handshake, type SocketListener, withTimeout } from "../src/client/socket.js";
-import { type Argument, encodeRequest } from "../src/protocol/encode-request.js";
+import { encodeRequest } from "../src/protocol/encode-request.js";
 import type { RespFrame } from "../src/protocol/resp-reader.js";
 import { eventually, type Running, startServer } from "./support.js";
 
@@ -39,7 +40,7 @@ function record(socket: ClientSocket) {
     gone: (error) => gone.push(error),
   };
   socket.listen(listener);
-  const send = (calls: Array<{ args: Argument[]; buffers: boolean }>) => {
+  const send = (calls: readonly Call[]) => {
     const promises = calls.map(({ buffers }) => pending.add(buffers, {}));
     for (const { args } of calls) socket.write(encodeRequest(args));
     return promises;

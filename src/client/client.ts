@@ -13,14 +13,12 @@ import { type CommandFunctions, commandNamesOf, type CommandProxy, commandProxy 
 import { ClientError } from "./errors.js";
 import type { RetopyClientOptions } from "./options.js";
 import { PendingCalls } from "./pending-calls.js";
-import { type CallOptions, type CallSink, Pipeline } from "./pipeline.js";
+import { type Call, type CallOptions, type CallSink, Pipeline } from "./pipeline.js";
 import { pushIterator } from "./pushes.js";
 import { backoffDelay, DisconnectedQueue, type ReconnectPolicy, reconnectPolicy } from "./reconnect.js";
 import { type BufferReply, decodeStrings, type Reply } from "./reply.js";
 import { ClientSocket, handshake, type SocketListener, withTimeout } from "./socket.js";
 import { confirmationsOf, Subscriptions } from "./subscriptions.js";
-
-type Calls = ReadonlyArray<{ args: readonly Argument[]; buffers: boolean }>;
 
 export class RetopyClient extends EventEmitter {
   readonly protocol: "resp3" | "resp2";
@@ -148,7 +146,7 @@ export class RetopyClient extends EventEmitter {
   }
 
   /** Queues `calls` in order and writes them together (or holds them while reconnecting). */
-  #sendBatch(calls: Calls, options: CallOptions): Array<Promise<unknown>> {
+  #sendBatch(calls: readonly Call[], options: CallOptions): Array<Promise<unknown>> {
     if (this.#closedError) {
       const error = this.#closedError;
       return calls.map(() => Promise.reject(error));
@@ -162,7 +160,7 @@ export class RetopyClient extends EventEmitter {
   }
 
   /** Writes `calls` on the current socket, whatever the state (the handshake runs while reconnecting). */
-  #sendNow(calls: Calls, options: CallOptions): Array<Promise<unknown>> {
+  #sendNow(calls: readonly Call[], options: CallOptions): Array<Promise<unknown>> {
     if (options.signal?.aborted) {
       // Aborted before it was sent: never sent, so it never runs.
       const error = new ClientError("ABORTED", "call aborted before it was sent", { cause: options.signal.reason });

@@ -15,13 +15,19 @@ export interface CallOptions {
 /** One call's outcome in a pipeline. */
 export type PipelineResult<T = Reply> = { value: T; error?: undefined } | { error: Error; value?: undefined };
 
+/** One call to send: its arguments, and whether its bulk strings come back as Buffers. */
+export interface Call {
+  args: readonly Argument[];
+  buffers: boolean;
+}
+
 /** What the pipeline needs from the client: queue calls, then send them together. */
 export interface CallSink {
-  sendBatch(calls: ReadonlyArray<{ args: readonly Argument[]; buffers: boolean }>, options: CallOptions): Array<Promise<unknown>>;
+  sendBatch(calls: readonly Call[], options: CallOptions): Array<Promise<unknown>>;
 }
 
 export class Pipeline {
-  readonly #calls: Array<{ args: readonly Argument[]; buffers: boolean }> = [];
+  readonly #calls: Call[] = [];
   readonly #sink: CallSink;
 
   constructor(sink: CallSink) {

@@ -4,9 +4,8 @@
  * to give up, and what happens to calls made while disconnected (queued in order, or
  * rejected at once). The client owns the sockets; this file only decides and holds the queue.
  */
-import type { Argument } from "../protocol/encode-request.js";
 import { ClientError } from "./errors.js";
-import type { CallOptions } from "./pipeline.js";
+import type { Call, CallOptions } from "./pipeline.js";
 
 /** `reconnect` of `RetopyClient.connect`; every field has a default. */
 export interface ReconnectOptions {
@@ -55,7 +54,7 @@ export interface ReconnectingEvent {
   error: Error;
 }
 
-type Batch = ReadonlyArray<{ args: readonly Argument[]; buffers: boolean }>;
+type Batch = readonly Call[];
 type Send = (calls: Batch, options: CallOptions) => Array<Promise<unknown>>;
 
 interface QueuedBatch {

@@ -11,6 +11,7 @@ import { formatHeader } from "../protocol/header.js";
 import { type RespFrame, RespReader } from "../protocol/resp-reader.js";
 import { ClientError } from "./errors.js";
 import type { RetopyClientOptions } from "./options.js";
+import type { Call } from "./pipeline.js";
 import type { Reply } from "./reply.js";
 
 /** What a ClientSocket reports, until it is stopped. */
@@ -116,7 +117,7 @@ export class ClientSocket {
 }
 
 /** Sends calls and returns a promise for each reply: the client's way of calling. */
-type Send = (calls: Array<{ args: Argument[]; buffers: boolean }>) => Array<Promise<unknown>>;
+type Send = (calls: readonly Call[]) => Array<Promise<unknown>>;
 
 /** What the handshake answered: the HELLO reply (RESP3 only) and COMMAND DOCS (when asked). */
 export interface Greeting {
@@ -129,7 +130,7 @@ export async function handshake(socket: ClientSocket, options: RetopyClientOptio
   const protocol = options.protocol ?? "resp3";
   if (options.header) socket.write(formatHeader(Object.entries({ proto: protocol, ...options.header })));
   const user = options.user ?? "default";
-  const calls: Array<{ args: Argument[]; buffers: boolean }> = [];
+  const calls: Call[] = [];
   if (protocol === "resp3") {
     const hello: Argument[] = ["HELLO", "3"];
     if (options.password !== undefined) hello.push("AUTH", user, options.password);

@@ -4,6 +4,7 @@
  * was subscribed is subscribed again after a reconnect.
  */
 import type { Argument } from "../protocol/encode-request.js";
+import type { Call } from "./pipeline.js";
 import type { BufferReply } from "./reply.js";
 
 /** Subscription commands are answered by confirmation pushes, not by a reply. */
@@ -64,7 +65,7 @@ export class Subscriptions {
   }
 
   /** The calls that subscribe again to what was subscribed; forgets it, as their confirmations will track it again. */
-  takeResubscribe(): Array<{ args: Argument[]; buffers: boolean }> {
+  takeResubscribe(): Call[] {
     const calls = [...this.#names]
       .filter(([, names]) => names.size > 0)
       .map(([kind, names]) => ({ args: [kind.toUpperCase(), ...[...names].map((name) => Buffer.from(name, "latin1"))], buffers: false }));
