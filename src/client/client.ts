@@ -175,7 +175,9 @@ export class RetopyClient extends EventEmitter {
   /** One reply or push, in the order read: a reply settles the oldest call, a push never does. */
   #onFrame(frame: RespFrame): void {
     const value = frame.value as BufferReply;
-    if (frame.push || (this.protocol === "resp2" && this.#subscriptions.isMessage(value, this.#pending.peek()?.subscription))) this.#onPush(value as BufferReply[]);
+    // RESP2 has no push type: while subscribed, messages are plain arrays.
+    const push = frame.push || (this.protocol === "resp2" && this.#subscriptions.isMessage(value, this.#pending.peek()?.subscription));
+    if (push) this.#onPush(value as BufferReply[]);
     else this.#settleNext(value);
   }
 

@@ -28,7 +28,6 @@ export class ClientSocket {
   readonly #socket: Socket;
   /** Buffers, so that callBuffer gets bytes and call decodes once. */
   readonly #reader = new RespReader({ buffers: true, statuses: false });
-  #listener: SocketListener | null = null;
   #stopped = false;
   #corked = false;
 
@@ -56,13 +55,12 @@ export class ClientSocket {
     this.#socket = socket;
   }
 
-  /** Starts reporting to `listener`; call it before anything is sent (no event is missed in between). */
+  /** Starts reading and reporting to `listener`: call it as open() resolves, before writing (an error then has a listener). */
   listen(listener: SocketListener): void {
-    this.#listener = listener;
     const socket = this.#socket;
-    socket.on("data", (chunk: Buffer) => this.#read(chunk));
-    socket.on("error", (error) => this.#gone(new ClientError("CLOSED", `connection error: ${error.message}`, { cause: error })));
-    socket.on("close", () => this.#gone(new ClientError("CLOSED", "connection closed")));
+    socket.on("data", (chunk: Buffer) => this.#read(chunk, listener));
+    socket.on("error", (error) => this.#gone(listener, new ClientError("CLOSED", `connection error: ${error.message}`, { cause: error })));
+    socket.on("close", () => this.#gone(listener, new ClientError("CLOSED", "connection closed")));
   }
 
   /** Writes `bytes`; what is written in one tick leaves in one write. */
@@ -88,11 +86,12 @@ export class ClientSocket {
     this.#socket.end();
   }
 
+  /** Cuts the socket at once. */
   destroy(): void {
     this.#socket.destroy();
   }
 
-  #read(chunk: Buffer): void {
+  #read(chunk: Buffer, listener: SocketListener): void {
     if (this.#stopped) return;
     this.#reader.push(chunk);
     while (!this.#stopped) {
@@ -101,18 +100,18 @@ export class ClientSocket {
         frame = this.#reader.next();
       } catch (error) {
         this.#stopped = true;
-        this.#listener?.malformed(new ClientError("PROTOCOL", `malformed reply: ${(error as Error).message}`, { cause: error }));
+        listener.malformed(new ClientError("PROTOCOL", `malformed reply: ${(error as Error).message}`, { cause: error }));
         return;
       }
       if (!frame) return;
-      this.#listener?.frame(frame);
+      listener.frame(frame);
     }
   }
 
-  #gone(error: ClientError): void {
+  #gone(listener: SocketListener, error: ClientError): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#listener?.gone(error);
+    listener.gone(error);
   }
 }
 
