@@ -240,6 +240,16 @@ describe("RetopyClient", () => {
     assert.equal(await anonymous.call("whoami"), null);
   });
 
+  it("a header value with CR or LF stays one value (it once ended the line and ran the rest as a command); a bad key refuses to connect", async () => {
+    const sneaky = await client({ port, header: { app: "x\r\nquit\r\n", tab: "a\tb\x01" } });
+    assert.equal(await sneaky.call("field", "app"), "x\r\nquit\r\n");
+    assert.equal(await sneaky.call("field", "tab"), "a\tb\x01");
+    assert.equal(sneaky.isOpen, true, "no quit ran");
+    const before = server.connections.size;
+    await assert.rejects(RetopyClient.connect({ port, header: { "bad key": "v" } }), TypeError);
+    await eventually(() => server.connections.size <= before, 2000, "the refused client's socket to close");
+  });
+
   it("a refused login rejects connect with WRONGPASS and closes the socket", async () => {
     await eventually(() => server.connections.size <= clients.filter((c) => c.isOpen).length, 2000, "earlier clients to settle");
     const before = server.connections.size;

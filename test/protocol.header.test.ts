@@ -59,15 +59,25 @@ describe("formatHeader", () => {
     assert.equal(formatHeader([]), "\r\n");
   });
 
-  it("is read back by parseHeader as the same fields (word keys, values without CR or LF)", () => {
+  it("is read back by parseHeader as the same fields, whatever the values hold (CR and LF included: one line, always)", () => {
     const key = fc.stringMatching(/^[a-z0-9_.-]{1,12}$/);
-    const value = fc.string({ unit: fc.constantFrom(" ", "\t", '"', "'", "\\", "\\x41", "=", "x", "é", "\u{1f600}", "\0", "\v") });
+    const value = fc.oneof(
+      fc.string({ unit: fc.constantFrom(" ", "\t", '"', "'", "\\", "\\x41", "=", "x", "é", "\u{1f600}", "\0", "\v", "\r", "\n", "\r\nquit\r\n", "\x01", "\x7f") }),
+      fc.string({ unit: "binary" }),
+    );
     fc.assert(
       fc.property(fc.uniqueArray(fc.tuple(key, value), { selector: ([k]) => k, maxLength: 5 }), (fields) => {
         const line = formatHeader(fields);
         assert.ok(line.endsWith("\r\n") && !line.slice(0, -2).includes("\n"));
         assert.deepEqual(plain(parse(line.slice(0, -2))), Object.fromEntries(fields));
       }),
+      { numRuns: 500 },
     );
+  });
+
+  it("refuses a key that would not read back as itself", () => {
+    for (const key of ["", "a b", "a=b", 'a"', "a\\", "a\r\nquit", "a\x00"]) {
+      assert.throws(() => formatHeader([[key, "v"]]), TypeError, JSON.stringify(key));
+    }
   });
 });

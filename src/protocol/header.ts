@@ -34,18 +34,30 @@ export function parseHeader(line: Buffer): Record<string, string> {
   return header;
 }
 
-/** A value that needs no quotes: no whitespace, quote or backslash. */
-const BARE_VALUE = /^[^\s"'\\]*$/;
+/** A value that needs no quotes: no whitespace, quote, backslash or control character. */
+const BARE_VALUE = /^[^\s"'\\\x00-\x1f\x7f]*$/;
+/** A key that reads back as itself: a word without `=`, quotes, backslashes or control characters. */
+const KEY = /^[^\s="'\\\x00-\x1f\x7f]+$/;
+/** What must be escaped inside double quotes: the quote, the backslash and every control character. */
+const ESCAPED = /["\\\x00-\x1f\x7f]/g;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 /**
- * `key=value ...\r\n` for `fields`, in order; a value is double-quoted (`\\` and `"` escaped)
- * when it holds whitespace, quotes or a backslash, so {@link parseHeader} reads it back.
- * Keys go as given. A value must not hold CR or LF: the line would end there.
+ * `key=value ...\r\n` for `fields`, in order; a value is double-quoted when it holds
+ * whitespace, quotes, a backslash or a control character, with those escaped as redis-cli
+ * escapes them (`\"`, `\\`, `\n`, `\r`, `\t`, `\xHH`), so {@link parseHeader} reads it back
+ * and no value can end the line early (a CR or LF in a value would send the rest as a
+ * command). A key that would not read back as itself is a TypeError.
  */
 export function formatHeader(fields: Iterable<readonly [string, string]>): string {
   const tokens: string[] = [];
   for (const [key, value] of fields) {
-    tokens.push(BARE_VALUE.test(value) ? `${key}=${value}` : `${key}="${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+    if (!KEY.test(key)) throw new TypeError(`header key ${JSON.stringify(key)} must be a word without '=', quotes, backslashes or control characters`);
+    if (BARE_VALUE.test(value)) tokens.push(`${key}=${value}`);
+    else {
+      const escaped = value.replace(ESCAPED, (c) => NAMED_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+      tokens.push(`${key}="${escaped}"`);
+    }
   }
   return `${tokens.join(" ")}\r\n`;
 }
