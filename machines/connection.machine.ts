@@ -1,25 +1,38 @@
-import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, sendTo, setup } from "xstate";
-import type { CloseReason, HandshakeMode, ParsedItem, WireProtocol } from "../src/protocol/wire.js";
-import { HANDLER_SYSTEM_ID, type HandlerEvent } from "./handler-event.js";
+import { type ActorRefFrom, assign, sendTo, setup } from "xstate";
+import type { CloseReason, HandshakeMode, WireProtocol } from "../src/protocol/wire.js";
 import type { supervisorMachine } from "./supervisor.machine.js";
 import type { HeaderLimits } from "../src/limits.js";
 
 /**
- * The life of one client connection: `header → ready → authenticated → closed`.
+ * The whole life of one client connection:
  *
- * Pure: no sockets, no clocks beyond XState's own `after` timer. The server feeds it events
- * (the handshake line, each network read's batch of parsed commands, logins, closes) and
- * reacts to the state it reaches. The machine only decides *whether* anything may run:
- * nothing but the header in `header`, commands in `open`, and authenticated commands only
- * in `open.authenticated` (see `mayRunAuthenticated`).
+ *   header → open (auth: ready ⇄ authenticated, and in parallel
+ *                  flow: serving (reading ⇄ paused) → closing (afterQueue → afterReply))
+ *          → lingering → closed
  *
- * Commands are run by the server's handler actor (system id `handler`, invoked by the
- * supervisor), which keeps each connection's replies in order. One `COMMANDS` event carries
- * every command parsed from one network read. The server sends each batch of an `open`
- * connection straight to the handler actor (about 0.06 µs) rather than through this
- * machine's own `COMMANDS → forwardToHandler` route (about 2 µs per read, measured): the
- * machine takes every state change and none of the per-read traffic. The route stays here
- * so the machine on its own (tests, the inspector) shows where commands go.
+ * - `header`: nothing but the handshake line is read; it has `headerTimeout`.
+ * - `open.auth`: whether `@authenticated` commands may run (`mayRunAuthenticated`).
+ * - `open.flow.serving.reading`: commands are read and run. `paused`: reading stopped because
+ *   the client does not read its replies (unsent output above the high-water mark).
+ * - `open.flow.closing`: nothing more is read; the replies still owed are written, then the
+ *   connection closes. `afterQueue` replies to every command received (server shutdown, a
+ *   protocol error); `afterReply` to the running command only (QUIT): what is queued behind
+ *   it is dropped.
+ * - `lingering`: the socket is ended and what the client still sends is read and dropped, so
+ *   the kernel does not answer it with a reset that would discard the last replies; bounded
+ *   by `lingerTimeout`.
+ * - `closed`: the socket is gone. Reported to the supervisor, which counts open connections
+ *   from these reports alone.
+ *
+ * Pure: no sockets and no clocks beyond XState's own `after` timers. The server feeds it one
+ * event per change (the handshake, logins, output backing up, a close) and reacts to the
+ * state it reaches (src/connection.ts). The per-read command traffic never passes through
+ * it: each read's batch goes straight to the handler actor (machines/handler.machine.ts).
+ *
+ * The idle timeout is decided here (`IDLE_TIMEOUT` closes only an idle `header` or a
+ * `reading` connection) but clocked by one server-wide sweep, as Redis's clientsCron does:
+ * an `after` timer per open connection would cost every idle connection a timer and its
+ * bookkeeping, and re-arming it on activity would put an event on every read.
  *
  * Connection actors are created with the supervisor as their parent, so they share its
  * actor system (one system per server, not one per connection: 2 KB less per connection,
@@ -29,6 +42,8 @@ import type { HeaderLimits } from "../src/limits.js";
 export interface ConnectionInput extends HeaderLimits {
   readonly id: string;
   readonly handshake: HandshakeMode;
+  /** Milliseconds a closing connection waits for the client to close its side. */
+  readonly lingerTimeout: number;
   /** The server's supervisor, which this connection reports its opening and closing to. */
   readonly supervisor: ActorRefFrom<typeof supervisorMachine>;
 }
@@ -36,6 +51,7 @@ export interface ConnectionInput extends HeaderLimits {
 export interface ConnectionContext extends HeaderLimits {
   readonly id: string;
   readonly handshake: HandshakeMode;
+  readonly lingerTimeout: number;
   readonly header: Readonly<Record<string, string>> | null;
   readonly user: string | null;
   readonly protocol: WireProtocol;
@@ -43,17 +59,33 @@ export interface ConnectionContext extends HeaderLimits {
   readonly supervisor: ActorRefFrom<typeof supervisorMachine>;
 }
 
+/** Why a connection replies to every command it received and then closes. */
+export type DrainReason = Extract<CloseReason, "server_closing" | "protocol_error">;
+/** Why a connection replies to the running command and then closes. */
+export type QuitReason = Extract<CloseReason, "quit" | "protocol_error">;
+
 export type ConnectionEvent =
   /** The explicit handshake line, already split into `key=value` fields. */
   | { type: "HEADER"; fields: Readonly<Record<string, string>>; size: number }
   /** No handshake line: handshake `none`, or `auto` when the first line is a command (a RESP client says which protocol). */
   | { type: "HEADER_IMPLICIT"; protocol?: WireProtocol }
-  /** Everything parsed from one network read. */
-  | { type: "COMMANDS"; items: readonly ParsedItem[] }
   /** The client's protocol was detected (`*` first byte, a `proto=` header token) or switched (HELLO). */
   | { type: "PROTOCOL"; protocol: WireProtocol }
   | { type: "LOGIN"; user: string }
   | { type: "LOGOUT" }
+  /** Replies owed and unsent passed the high-water mark: the client is not reading them. */
+  | { type: "OUTPUT_BACKED_UP" }
+  /** The client has read them: the socket drained. */
+  | { type: "OUTPUT_CAUGHT_UP" }
+  /** Finish every command received, then close (server shutdown, a poisoned input stream). */
+  | { type: "DRAIN"; reason: DrainReason }
+  /** Reply to the running command, drop what is queued behind it, then close (QUIT, `close()`). */
+  | { type: "QUIT"; reason: QuitReason }
+  /** While closing: every reply owed is written. */
+  | { type: "REPLIES_SENT" }
+  /** The server's idle sweep found no complete command for `idleTimeout` milliseconds. */
+  | { type: "IDLE_TIMEOUT" }
+  /** The socket is gone, or is cut now: the client closed it, an error, the output limit, a forced shutdown. */
   | { type: "CLOSE"; reason: CloseReason };
 
 /** The header of a connection that sent none; shared, since most connections have it. */
@@ -82,20 +114,17 @@ export const connectionMachine = setup({
     assignProtocol: assign({
       protocol: ({ event, context }) => (event.type === "PROTOCOL" ? event.protocol : context.protocol),
     }),
-    assignCloseReason: assign({
-      closeReason: (_, params: { reason: CloseReason }) => params.reason,
+    /** The reason a close starts with; a later event (the socket closing after a quit) keeps it. */
+    keepCloseReason: assign({
+      closeReason: ({ context }, params: { reason: CloseReason }) => context.closeReason ?? params.reason,
     }),
-    assignCloseReasonFromEvent: assign({
-      closeReason: ({ event, context }) => (event.type === "CLOSE" ? event.reason : context.closeReason),
+    keepCloseReasonOfEvent: assign({
+      closeReason: ({ context, event }) =>
+        context.closeReason ?? ("reason" in event ? event.reason : null),
     }),
-    // To the system's handler actor. Without one (the machine run on its own, with no
-    // supervisor as parent) the batch is dropped: sendTo with no target would send it back
-    // to this machine, which would forward it again, forever.
-    forwardToHandler: enqueueActions(({ context, event, system, enqueue }) => {
-      const handler = system.get(HANDLER_SYSTEM_ID) as AnyActorRef | undefined;
-      if (handler === undefined || event.type !== "COMMANDS") return;
-      const batch: HandlerEvent = { type: "COMMANDS", connectionId: context.id, items: event.items };
-      enqueue.sendTo(handler, batch);
+    /** QUIT while finishing the queue: the running command's reply is now the last. */
+    takeCloseReasonOfEvent: assign({
+      closeReason: ({ context, event }) => ("reason" in event ? event.reason : context.closeReason),
     }),
     reportOpened: sendTo(
       ({ context }) => context.supervisor,
@@ -112,6 +141,7 @@ export const connectionMachine = setup({
   },
   delays: {
     headerTimeout: ({ context }) => (context.headerTimeout > 0 ? context.headerTimeout : NEVER_MS),
+    lingerTimeout: ({ context }) => context.lingerTimeout,
   },
 }).createMachine({
   id: "connection",
@@ -120,6 +150,7 @@ export const connectionMachine = setup({
     handshake: input.handshake,
     maxHeaderSize: input.maxHeaderSize,
     headerTimeout: input.headerTimeout,
+    lingerTimeout: input.lingerTimeout,
     header: null,
     user: null,
     protocol: "text",
@@ -129,7 +160,7 @@ export const connectionMachine = setup({
   entry: "reportOpened",
   initial: "header",
   on: {
-    CLOSE: { target: ".closed", actions: "assignCloseReasonFromEvent" },
+    CLOSE: { target: ".closed", actions: "keepCloseReasonOfEvent" },
     PROTOCOL: { actions: "assignProtocol" },
   },
   states: {
@@ -137,35 +168,85 @@ export const connectionMachine = setup({
       on: {
         HEADER: [
           { guard: "headerFitsLimit", target: "open", actions: "assignHeader" },
-          { target: "closed", actions: { type: "assignCloseReason", params: { reason: "header_too_large" } } },
+          { target: "lingering", actions: { type: "keepCloseReason", params: { reason: "header_too_large" } } },
         ],
         HEADER_IMPLICIT: { target: "open", actions: "assignEmptyHeader" },
+        // Nothing can be owed before the handshake: these close at once.
+        DRAIN: { target: "lingering", actions: "keepCloseReasonOfEvent" },
+        QUIT: { target: "lingering", actions: "keepCloseReasonOfEvent" },
+        IDLE_TIMEOUT: { target: "lingering", actions: { type: "keepCloseReason", params: { reason: "idle_timeout" } } },
       },
       after: {
         headerTimeout: {
           guard: "headerTimeoutEnabled",
-          target: "closed",
-          actions: { type: "assignCloseReason", params: { reason: "header_timeout" } },
+          target: "lingering",
+          actions: { type: "keepCloseReason", params: { reason: "header_timeout" } },
         },
       },
     },
     open: {
-      on: {
-        COMMANDS: { actions: "forwardToHandler" },
-      },
-      initial: "ready",
+      type: "parallel",
       states: {
-        ready: {
-          on: {
-            LOGIN: { target: "authenticated", actions: "assignUser" },
+        auth: {
+          initial: "ready",
+          states: {
+            ready: {
+              on: {
+                LOGIN: { target: "authenticated", actions: "assignUser" },
+              },
+            },
+            authenticated: {
+              on: {
+                LOGIN: { actions: "assignUser" },
+                LOGOUT: { target: "ready", actions: "clearUser" },
+              },
+            },
           },
         },
-        authenticated: {
-          on: {
-            LOGIN: { actions: "assignUser" },
-            LOGOUT: { target: "ready", actions: "clearUser" },
+        flow: {
+          initial: "serving",
+          states: {
+            serving: {
+              initial: "reading",
+              on: {
+                DRAIN: { target: "closing.afterQueue", actions: "keepCloseReasonOfEvent" },
+                QUIT: { target: "closing.afterReply", actions: "keepCloseReasonOfEvent" },
+              },
+              states: {
+                reading: {
+                  on: {
+                    OUTPUT_BACKED_UP: { target: "paused" },
+                    IDLE_TIMEOUT: { target: "#connection.lingering", actions: { type: "keepCloseReason", params: { reason: "idle_timeout" } } },
+                  },
+                },
+                paused: {
+                  on: {
+                    OUTPUT_CAUGHT_UP: { target: "reading" },
+                  },
+                },
+              },
+            },
+            closing: {
+              initial: "afterQueue",
+              on: {
+                REPLIES_SENT: { target: "#connection.lingering" },
+              },
+              states: {
+                afterQueue: {
+                  on: {
+                    QUIT: { target: "afterReply", actions: "takeCloseReasonOfEvent" },
+                  },
+                },
+                afterReply: {},
+              },
+            },
           },
         },
+      },
+    },
+    lingering: {
+      after: {
+        lingerTimeout: { target: "closed" },
       },
     },
     closed: {
@@ -177,17 +258,38 @@ export const connectionMachine = setup({
 
 export type ConnectionMachine = typeof connectionMachine;
 
-/** The state names of `ConnectionState`, from a snapshot of this machine. */
-export function connectionStateOf(snapshot: {
-  status: string;
-  matches: (value: "header" | "closed" | { open: "authenticated" }) => boolean;
-}): "header" | "ready" | "authenticated" | "closed" {
-  if (snapshot.status !== "active" || snapshot.matches("closed")) return "closed";
-  if (snapshot.matches("header")) return "header";
-  return snapshot.matches({ open: "authenticated" }) ? "authenticated" : "ready";
+/** Where a connection is, as its server reacts to it: one name per leaf of the `flow` region. */
+export type ConnectionPhase = "header" | "reading" | "paused" | "afterQueue" | "afterReply" | "lingering" | "closed";
+
+interface SnapshotLike {
+  readonly status: string;
+  readonly value: unknown;
 }
 
-/** The guard the handler applies to `@authenticated` commands: only in `open.authenticated`. */
-export function mayRunAuthenticated(snapshot: { matches: (value: { open: "authenticated" }) => boolean }): boolean {
-  return snapshot.matches({ open: "authenticated" });
+/** The phase of a snapshot of this machine: plain property reads, cheap enough to run on every state change. */
+export function connectionPhaseOf(snapshot: SnapshotLike): ConnectionPhase {
+  if (snapshot.status !== "active") return "closed";
+  const value = snapshot.value;
+  if (typeof value === "string") return value as "header" | "lingering" | "closed";
+  const flow = (value as { open: { flow: { serving?: "reading" | "paused"; closing?: "afterQueue" | "afterReply" } } }).open.flow;
+  return flow.serving ?? flow.closing!;
+}
+
+/**
+ * The public `ConnectionState` of a snapshot: `header`, `ready` or `authenticated` while it
+ * is open (closing included: its queued commands still run as its user), `closed` once it
+ * lingers or is gone.
+ */
+export function connectionStateOf(snapshot: SnapshotLike): "header" | "ready" | "authenticated" | "closed" {
+  if (snapshot.status !== "active") return "closed";
+  const value = snapshot.value;
+  if (value === "header") return "header";
+  if (typeof value === "string") return "closed";
+  return (value as { open: { auth: "ready" | "authenticated" } }).open.auth;
+}
+
+/** The guard the handler applies to `@authenticated` commands: only in `open.auth.authenticated`. */
+export function mayRunAuthenticated(snapshot: SnapshotLike): boolean {
+  const value = snapshot.value;
+  return typeof value === "object" && value !== null && (value as { open: { auth: string } }).open.auth === "authenticated";
 }

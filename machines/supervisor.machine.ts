@@ -1,34 +1,16 @@
-import { type ActorLogic, assign, setup, type Snapshot } from "xstate";
-import { HANDLER_SYSTEM_ID, type HandlerEvent } from "./handler-event.js";
-
-/** The handler actor keeps no state of its own: each connection has its own command queue. */
-export type HandlerSnapshot = Snapshot<undefined>;
-/** The logic the server provides as the supervisor's `handler` actor. */
-export type HandlerLogic = ActorLogic<HandlerSnapshot, HandlerEvent>;
-
-/** The handler actor's logic: `route` gets every COMMANDS event; XState's stop ends it. */
-export function handlerLogic(route: (event: HandlerEvent) => void): HandlerLogic {
-  return {
-    getInitialSnapshot: () => ({ status: "active", output: undefined, error: undefined }),
-    transition(snapshot, event) {
-      const type = (event as { type: string }).type;
-      if (type === "COMMANDS") route(event);
-      // Actors also receive XState's own `xstate.stop`, which is not in HandlerEvent. Any
-      // other stray event is ignored: it must never stop the actor every connection relies on.
-      else if (type === "xstate.stop") return { status: "stopped", output: undefined, error: undefined };
-      return snapshot;
-    },
-    getPersistedSnapshot: (snapshot) => snapshot,
-  };
-}
+import { assign, setup } from "xstate";
+import { HANDLER_SYSTEM_ID, type HandlerLogic } from "./handler-event.js";
+import { handlerMachine } from "./handler.machine.js";
 
 /**
- * One supervisor per server. It owns the global counters behind `stats`, knows when the
- * last connection is gone so `close()` can resolve, and invokes the handler actor that runs
- * every connection's commands (system id `handler`; the server provides it).
+ * One supervisor per server. It owns the global counters behind `stats` and the server's
+ * `maxConnections` check, walks the server's shutdown (`running → draining → stopped`:
+ * `close()` resolves when it reaches `stopped`), and invokes the handler actor that runs
+ * every connection's commands (system id `handler`; the server provides its fast logic).
  *
  * Connection actors are its children in the actor system (created with it as parent) and
- * report their own opening and closing. Command counts arrive in batches (at most one
+ * report their own opening and closing; one that fails counts as closed, and its error
+ * stops there instead of taking the supervisor (and with it the server) down. Command counts arrive in batches (at most one
  * `COMMANDS_COUNTED` per 250 ms for the whole server), which keeps the supervisor off the
  * per-command hot path.
  */
@@ -63,9 +45,9 @@ export const supervisorMachine = setup({
     events: {} as SupervisorEvent,
   },
   actors: {
-    // Placeholder so the definition stays runnable on its own (tests, inspector, diagrams);
-    // the server provides the real handler actor, which runs commands and writes replies.
-    handler: handlerLogic(() => undefined),
+    // The route as a statechart, so the definition runs on its own (tests, inspector,
+    // diagrams); the server provides the same route as faster plain logic.
+    handler: handlerMachine as unknown as HandlerLogic,
   },
   actions: {
     countOpened: assign(({ context }) => ({
@@ -108,6 +90,8 @@ export const supervisorMachine = setup({
   initial: "running",
   on: {
     CONNECTION_CLOSED: { actions: "countClosed" },
+    // A connection actor that failed (a bug) never reports its close: this is its close.
+    "xstate.error.actor.connection": { actions: "countClosed" },
     COMMANDS_COUNTED: { actions: "addCommandCounts" },
   },
   states: {

@@ -1,4 +1,5 @@
-import { type CloseReason, isCommand, type ParsedItem } from "./protocol/wire.js";
+import { isCommand, type ParsedItem } from "./protocol/wire.js";
+import type { QuitReason } from "../machines/connection.machine.js";
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";
 import { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError, refuse } from "./errors.js";
@@ -27,20 +28,19 @@ export interface RunnerHost {
   readonly commandTimeout: number;
   /** Writes encoded replies to the client. */
   send(output: OutputChunk | OutputChunk[]): void;
-  /** True once the connection should close after the command that is running. */
+  /** True once nothing queued may run any more: the connection closes after the running command's reply. */
   readonly closeRequested: boolean;
   /** Closes after the running command's reply; what is queued behind it is dropped. */
-  requestClose(reason: CloseReason): void;
-  /** True when the connection closes as soon as every queued command has replied. */
-  readonly drainRequested: boolean;
-  /** Called once the owed replies are written and the connection may close. */
-  closeNow(): void;
+  requestClose(reason: QuitReason): void;
   /**
    * While the client is not reading its replies (unsent output above the high-water
    * mark): a promise that settles once it has caught up, or the connection closed. Else null.
    */
   outputBlocked(): Promise<void> | null;
-  /** The queue ran dry: every command received so far has replied (`app.inject()` waits on it). */
+  /**
+   * The queue ran dry: every command received so far has replied. A closing connection
+   * closes now; `app.inject()` waits on it.
+   */
   idle(): void;
 }
 
@@ -196,7 +196,6 @@ export class CommandRunner {
     this.#flush();
     if (this.#stopped) return;
     this.#host.idle();
-    if (this.#host.closeRequested || this.#host.drainRequested) this.#host.closeNow();
   }
 
   /**

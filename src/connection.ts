@@ -2,7 +2,15 @@ import type { Socket } from "node:net";
 import { nanoid } from "nanoid";
 import type { Logger } from "pino";
 import { type Actor, type ActorRef, type ActorRefFrom, createActor, type Snapshot } from "xstate";
-import { type ConnectionMachine, connectionStateOf, mayRunAuthenticated } from "../machines/connection.machine.js";
+import {
+  type ConnectionEvent,
+  type ConnectionMachine,
+  type ConnectionPhase,
+  connectionPhaseOf,
+  connectionStateOf,
+  mayRunAuthenticated,
+  type QuitReason,
+} from "../machines/connection.machine.js";
 import { type CloseReason, type HandshakeMode, type ParsedItem, type WireProtocol } from "./protocol/wire.js";
 import { type HandlerEvent } from "../machines/handler-event.js";
 import type { SupervisorMachine } from "../machines/supervisor.machine.js";
@@ -10,7 +18,7 @@ import { CommandRunner, type RunnerHost } from "./command-runner.js";
 import type { CommandTable, ServerInfo } from "./handler.js";
 import type { ConnectionInfo, ConnectionState } from "./connection-info.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
-import { SocketOutput } from "./socket-output.js";
+import { LINGER_MS, SocketOutput } from "./socket-output.js";
 import { type OutputChunk, ReplyOutput } from "./protocol/reply-output.js";
 import { TelnetFilter } from "./protocol/telnet.js";
 import type { ReplyEncoder, ReplyValue } from "./reply.js";
@@ -39,11 +47,11 @@ export interface ConnectionServices {
   readonly supervisor: ActorRefFrom<SupervisorMachine>;
   /** The actor that runs every connection's commands (`src/handler-actor.ts`). */
   readonly handler: ActorRef<Snapshot<unknown>, HandlerEvent>;
-  /** Live connections by id; the handler actor finds a batch's connection here. */
+  /** Live connections by id (`server.connections`, shutdown, the idle sweep). */
   readonly registry: Map<string, Connection>;
   /** Server-wide counters: `clientIds` numbers connections for CLIENT ID. */
   readonly counters: { clientIds: number };
-  /** Called once the socket is fully closed and the connection left the registry. */
+  /** Called once the socket is gone and the connection left the registry. */
   readonly released: (connection: Connection) => void;
 }
 
@@ -60,9 +68,11 @@ const LF = 0x0a;
 const IAC = 0xff;
 
 /**
- * Glue between one socket and its statechart: bytes in become lines, the handshake and
- * each read's batch of commands become events, and the state the machine reaches decides
- * when the socket closes. The connection is also the `this.connection` commands see.
+ * Glue between one socket and its statechart: bytes in become the handshake's event and
+ * each read's batch of commands (sent to the handler actor with this connection's queue),
+ * and the connection reacts to each state its machine reaches: pause or resume reading,
+ * close after the owed replies, linger, release the socket (`#enter`). The lifecycle lives
+ * in the machine; what is kept here is derived from it.
  */
 export class Connection implements ConnectionInfo, RunnerHost {
   readonly id: string = flat(nanoid());
@@ -89,12 +99,12 @@ export class Connection implements ConnectionInfo, RunnerHost {
   #logger: Logger | null = null;
   #view: ConnectionView | null = null;
   #idleListener: (() => void) | null = null;
-  #closed = false;
   readonly #actor: Actor<ConnectionMachine>;
+  /** Where the machine is, as of its last state change (`connectionPhaseOf`). */
+  #phase: ConnectionPhase = "header";
   /** This connection's command queue; created when the machine enters `open`. */
   #runner: CommandRunner | null = null;
-  #closeReason: CloseReason | null = null;
-  #drainRequested = false;
+  #released = false;
   #telnet: TelnetFilter | null = null;
   /** When the last complete command arrived (only kept when `idleTimeout` is on). */
   #lastActive = 0;
@@ -126,18 +136,22 @@ export class Connection implements ConnectionInfo, RunnerHost {
         handshake: this.#limits.handshake,
         maxHeaderSize: this.#limits.maxHeaderSize,
         headerTimeout: this.#limits.headerTimeout,
+        lingerTimeout: LINGER_MS,
         supervisor: services.supervisor,
       },
     });
     this.#actor.subscribe({
       next: (snapshot) => {
-        if (snapshot.status === "done") this.#teardown(snapshot.context.closeReason ?? "client_closed");
-        else if (this.#runner === null && snapshot.matches("open")) this.#runner = new CommandRunner(this);
+        const phase = connectionPhaseOf(snapshot);
+        if (phase !== this.#phase) this.#enter(phase, snapshot.context.closeReason);
       },
-      // A machine bug must cost one connection, never the process.
+      // A machine bug must cost one connection, never the process (the supervisor counts it closed).
       error: (error) => {
         this.logger.error({ err: error }, "connection actor failed");
+        this.#phase = "closed";
+        this.#stopServing();
         this.#socket.destroy();
+        this.#release();
       },
     });
 
@@ -181,7 +195,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   get signal(): AbortSignal {
     if (!this.#abort) {
       this.#abort = new AbortController();
-      if (this.#closed) this.#abort.abort();
+      if (this.#phase === "lingering" || this.#phase === "closed") this.#abort.abort();
     }
     return this.#abort.signal;
   }
@@ -198,7 +212,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
   /** Switches the replies (and RESP request parsing) to `protocol`, e.g. for HELLO 3. */
   setProtocol(protocol: WireProtocol): void {
     this.#useProtocol(protocol);
-    if (this.#actor.getSnapshot().status === "active") this.#actor.send({ type: "PROTOCOL", protocol });
+    this.#send({ type: "PROTOCOL", protocol });
   }
 
   #useProtocol(protocol: WireProtocol): void {
@@ -230,20 +244,16 @@ export class Connection implements ConnectionInfo, RunnerHost {
   }
 
   get closeRequested(): boolean {
-    return this.#closeReason !== null;
+    const phase = this.#phase;
+    return phase === "afterReply" || phase === "lingering" || phase === "closed";
   }
 
-  requestClose(reason: CloseReason): void {
-    this.#closeReason ??= reason;
-    if (!this.#runner?.busy) this.closeNow();
+  requestClose(reason: QuitReason): void {
+    this.#send({ type: "QUIT", reason });
   }
 
   get commandTimeout(): number {
     return this.#limits.commandTimeout;
-  }
-
-  get drainRequested(): boolean {
-    return this.#drainRequested;
   }
 
   isAuthenticated(): boolean {
@@ -254,10 +264,6 @@ export class Connection implements ConnectionInfo, RunnerHost {
     this.#output.send(output);
   }
 
-  closeNow(): void {
-    this.#sendClose(this.#closeReason ?? "server_closing");
-  }
-
   outputBlocked(): Promise<void> | null {
     return this.#outputOrNull?.blocked() ?? null;
   }
@@ -265,20 +271,21 @@ export class Connection implements ConnectionInfo, RunnerHost {
   get #output(): SocketOutput {
     return (this.#outputOrNull ??= new SocketOutput(this.#socket, this.#limits, {
       overflow: (unsent) => this.#overflow(unsent),
-      // Stay paused if the connection is closing or its input is poisoned.
-      mayResume: () => !this.#closed && !this.#drainRequested && !this.#decoder.poisoned,
+      // The machine decides what they change: reading pauses and resumes only while serving.
+      backedUp: () => this.#send({ type: "OUTPUT_BACKED_UP" }),
+      caughtUp: () => this.#send({ type: "OUTPUT_CAUGHT_UP" }),
     }));
   }
 
   #overflow(unsent: number): void {
     this.logger.warn({ unsent, maxOutputBuffer: this.#limits.maxOutputBuffer }, "output buffer limit reached; disconnecting the client");
-    this.#closeReason = "output_limit";
-    this.#sendClose("output_limit");
+    this.#send({ type: "CLOSE", reason: "output_limit" });
   }
 
-  /** @internal The server's idle sweep: closes this connection if it has been idle too long. */
+  /** @internal The server's idle sweep: tells the machine when this connection has been idle too long. */
   _closeIfIdle(now: number, idleTimeout: number): void {
-    if (this.#closed || this.#closeReason !== null) return;
+    // Only these two take IDLE_TIMEOUT: the sweep sends no event the machine would drop.
+    if (this.#phase !== "header" && this.#phase !== "reading") return;
     // A running command is activity; so is a subscription (Redis never times those out), but
     // only a logged-in one when the application has logins: strangers must not hold slots.
     const mayIdle = this.application.settings.authenticate === undefined || this.user !== null;
@@ -287,8 +294,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
       return;
     }
     if (now - this.#lastActive < idleTimeout) return;
-    this.#closeReason = "idle_timeout";
-    this.#sendClose("idle_timeout");
+    this.#send({ type: "IDLE_TIMEOUT" });
   }
 
   /** @internal True while commands are queued or running (`app.inject()` tells a reply-less command from a slow one). */
@@ -303,18 +309,13 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   idle(): void {
     this.#idleListener?.();
-  }
-
-  /** @internal The handler actor hands this connection its batches here. */
-  _runBatch(items: readonly ParsedItem[]): void {
-    this.#runner?.enqueue(items);
+    // While closing, the last owed reply is out: the machine moves on to lingering.
+    if (this.#phase === "afterQueue" || this.#phase === "afterReply") this.#send({ type: "REPLIES_SENT" });
   }
 
   /** @internal The server's graceful close: finish what was received, then close. */
   _drain(): void {
-    this.#drainRequested = true;
-    this.#socket.pause(); // accept no new commands
-    if (!this.#runner?.busy) this.#sendClose("server_closing");
+    this.#send({ type: "DRAIN", reason: "server_closing" });
   }
 
   /** @internal Commands received and not replied to yet (what a forced close drops). */
@@ -324,14 +325,16 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   /** @internal Forced close, for a server shutdown that ran out of time. */
   _destroy(): void {
-    this.#sendClose("server_closing");
+    this.#send({ type: "CLOSE", reason: "server_closing" });
     this.#socket.destroy();
   }
 
   // ---- bytes in ----------------------------------------------------------------------------
 
   #onData(chunk: Buffer): void {
-    if (this.#closed) return; // input after the close: #lingeringClose drops it
+    const phase = this.#phase;
+    // Input after reading stopped for a close: lingering drops it.
+    if (phase !== "reading" && phase !== "header" && phase !== "paused") return;
     const items: ParsedItem[] = [];
     if (!this.#sawData) {
       this.#sawData = true;
@@ -339,7 +342,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
       // that request is their implicit header.
       const opened = protocolOpenedWith(chunk[0]);
       if (opened) {
-        if (this.#actor.getSnapshot().value === "header") {
+        if (phase === "header") {
           // One event for both facts: each event is a full XState macrostep per connection.
           this.#useProtocol(opened.name);
           this.#actor.send({ type: "HEADER_IMPLICIT", protocol: opened.name });
@@ -347,7 +350,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
       }
     }
     let rest: Buffer | null = chunk;
-    if (this.#actor.getSnapshot().value === "header") {
+    if (this.#phase === "header") { // not `phase`: a RESP client's first byte just opened it
       // The handshake line is text, but what follows it may be RESP (a `proto=` header):
       // the line is read on its own, and the rest once the handshake has said what it is.
       const lf = chunk.indexOf(LF);
@@ -360,12 +363,13 @@ export class Connection implements ConnectionInfo, RunnerHost {
       this.#decoder.push(this.#wire.telnet ? this.#withoutTelnetCommands(rest) : rest, items);
     }
     if (items.length > 0 && this.#limits.idleTimeout > 0) this.#lastActive = Date.now();
-    if (this.#decoder.poisoned) this.#socket.pause(); // stop reading; reply, then close
-    // The batch goes straight to the handler actor, and only while the connection is `open`
-    // (it has a runner then). Routing it through the connection machine (its COMMANDS
-    // transition does the same forwarding) measured 2.0 µs per read against 0.06 µs for
-    // this send; the machine stays on the path of state changes and off the hot path.
-    if (items.length > 0 && this.#runner !== null) this.#services.handler.send({ type: "COMMANDS", connectionId: this.id, items });
+    // The batch goes to the handler actor with the queue it is for, and only once the
+    // connection is open (it has a queue then). The connection machine takes state changes
+    // only: an event per read through it measured 2.0 µs against 0.06 µs for this send.
+    const queue = this.#runner;
+    if (items.length > 0 && queue !== null) this.#services.handler.send({ type: "COMMANDS", connectionId: this.id, queue, items });
+    // A stream that cannot be parsed further: reply to what was received (its error last), then close.
+    if (this.#decoder.poisoned) this.#send({ type: "DRAIN", reason: "protocol_error" });
   }
 
   /**
@@ -401,7 +405,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
     }
     const { fields } = outcome;
     this.#actor.send({ type: "HEADER", fields, size: outcome.size });
-    if (!this.#actor.getSnapshot().matches("open")) return null;
+    if (this.#phase !== "reading") return null;
     // Credentials may travel in the header (`auth=`): never log them.
     if (this.#services.logger.isLevelEnabled("info")) {
       this.logger.info({ header: "auth" in fields ? { ...fields, auth: "[redacted]" } : fields }, "handshake");
@@ -412,37 +416,75 @@ export class Connection implements ConnectionInfo, RunnerHost {
     return outcome.rest;
   }
 
-  // ---- closing -----------------------------------------------------------------------------
+  // ---- the life the machine walks ----------------------------------------------------------
 
-  #sendClose(reason: CloseReason): void {
-    if (this.#actor.getSnapshot().status === "active") this.#actor.send({ type: "CLOSE", reason });
+  /** Sends a state change to the machine; once it is done (or failed) there is nothing to change. */
+  #send(event: ConnectionEvent): void {
+    if (this.#actor.getSnapshot().status === "active") this.#actor.send(event);
   }
 
-  #onSocketClose(): void {
-    this.#sendClose("client_closed");
-    this.#services.registry.delete(this.id);
-    this.#services.released(this);
+  /** What the connection does as its machine enters each phase: the one place that touches the socket's life. */
+  #enter(phase: ConnectionPhase, reason: CloseReason | null): void {
+    const previous = this.#phase;
+    this.#phase = phase;
+    switch (phase) {
+      case "header":
+        return;
+      case "reading":
+        if (previous === "header") this.#runner = new CommandRunner(this);
+        else this.#socket.resume(); // the client caught up with its replies
+        return;
+      case "paused":
+        this.#socket.pause();
+        return;
+      case "afterQueue":
+      case "afterReply":
+        this.#socket.pause(); // nothing more is read
+        if (!this.#runner?.busy) this.#send({ type: "REPLIES_SENT" });
+        return;
+      case "lingering":
+        this.#stopServing();
+        this.#sayWhy(reason);
+        this.#output.lingeringClose();
+        return;
+      case "closed":
+        this.#stopServing();
+        if (this.#services.logger.isLevelEnabled("info")) this.logger.info({ reason: reason ?? "client_closed" }, "connection closed");
+        this.#socket.destroy(); // a no-op when the client closed it; else what was unsent is dropped
+        this.#release();
+        return;
+    }
   }
 
-  /** The machine reached `closed`: say why if the client should know, then end the socket. */
-  #teardown(reason: CloseReason): void {
-    this.#closed = true;
-    this.#runner?.stop(); // nothing more is run or written
+  /** Nothing more is run or written, and commands still holding the signal see it abort. */
+  #stopServing(): void {
+    this.#runner?.stop();
     this.#abort?.abort();
-    if (this.#services.logger.isLevelEnabled("info")) this.logger.info({ reason }, "connection closed");
+  }
+
+  /** A handshake that failed is told why, in the last line before the close. */
+  #sayWhy(reason: CloseReason | null): void {
     const refusal =
       reason === "header_too_large"
         ? WireErrors.headerTooLarge(this.#limits.maxHeaderSize)
         : reason === "header_timeout"
           ? WireErrors.headerTimeout
           : null;
-    if (refusal) {
-      const out = new ReplyOutput();
-      this.encoder.encodeError(refusal, out);
-      this.send(out.take());
-    }
-    // A client over its output limit is not waited for: what it did not read is dropped.
-    if (reason === "client_closed" || reason === "socket_error" || reason === "output_limit") this.#socket.destroy();
-    else this.#output.lingeringClose();
+    if (refusal === null) return;
+    const out = new ReplyOutput();
+    this.encoder.encodeError(refusal, out);
+    this.send(out.take());
+  }
+
+  #onSocketClose(): void {
+    this.#send({ type: "CLOSE", reason: "client_closed" });
+    this.#release(); // already done when the machine reached `closed`; the backstop if it failed
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#services.registry.delete(this.id);
+    this.#services.released(this);
   }
 }

@@ -63,6 +63,20 @@ export interface CloseResult {
   readonly connectionsCut: number;
 }
 
+/** Resolves once the supervisor has stopped: the last connection is gone (or it failed, which ends the wait too). */
+function supervisorStopped(supervisor: Actor<typeof supervisorMachine>): Promise<void> {
+  return new Promise((resolve) => {
+    const subscription = supervisor.subscribe({
+      next: (snapshot) => {
+        if (snapshot.status === "active") return;
+        subscription.unsubscribe();
+        resolve();
+      },
+      error: () => resolve(),
+    });
+  });
+}
+
 /** How often idle connections are looked for: often enough for short timeouts, at most once a second. */
 const IDLE_SWEEP_MAX_MS = 1000;
 
@@ -91,8 +105,6 @@ export class RetopyServer {
   #connectionsView: ConnectionsView | null = null;
   readonly #services: ConnectionServices;
   #closing: Promise<CloseResult> | null = null;
-  /** Resolves `close()` once the last connection is released. */
-  #onEmpty: (() => void) | null = null;
   /** The `maxConnections` option, lowered at `listen()` if the open-file limit allows fewer. */
   #maxConnections: number;
   /** Set while at `maxConnections`, so a flood of refusals logs one warning, not one each. */
@@ -110,7 +122,7 @@ export class RetopyServer {
     this.logger = createLogger(options.logger);
     const limits = connectionLimits(options);
     this.#maxConnections = limits.maxConnections;
-    const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.#registry, this.logger) } });
+    const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.logger) } });
     this.#inspection = LiveInspector.fromOption(options.inspect, this.logger);
     this.supervisor = createActor(supervisor, {
       id: "supervisor",
@@ -139,8 +151,7 @@ export class RetopyServer {
         // Subscriptions already went when the connection closed; this is the backstop.
         const view = connection.existingView;
         if (view) this.pubsub.unsubscribeAll(view);
-        if (this.#registry.size < this.#maxConnections) this.#atCapacity = false;
-        if (this.#registry.size === 0) this.#onEmpty?.();
+        if (this.#openConnections < this.#maxConnections) this.#atCapacity = false;
       },
     };
     if (limits.idleTimeout > 0) {
@@ -245,13 +256,13 @@ export class RetopyServer {
       listener.server.close(() => resolve());
     });
     listener?.cutHandshakes(); // no commands to finish; they would hold the close for their handshake timeout
-    this.supervisor.send({ type: "SHUTDOWN" });
     if (this.#idleSweep) clearInterval(this.#idleSweep);
+    // The supervisor stops when the last connection reports its close; counts made on the way
+    // must reach it before that, not on the next interval.
+    this.#services.stats.flushEachCount();
+    const drained = supervisorStopped(this.supervisor);
+    this.supervisor.send({ type: "SHUTDOWN" });
     for (const connection of this.#registry.values()) connection._drain();
-    const drained = new Promise<void>((resolve) => {
-      if (this.#registry.size === 0) resolve();
-      else this.#onEmpty = resolve;
-    });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeout);
@@ -267,7 +278,6 @@ export class RetopyServer {
     }
     clearTimeout(timer);
     await listenerClosed;
-    this.#services.stats.flush();
     await this.#inspection?.close();
     this.logger.info("server closed");
     return result;
@@ -324,7 +334,12 @@ export class RetopyServer {
 
   /** True when `maxConnections` are open (TLS clients still in their handshake included). */
   #full(handshaking: number): boolean {
-    return this.#maxConnections > 0 && this.#registry.size + handshaking >= this.#maxConnections;
+    return this.#maxConnections > 0 && this.#openConnections + handshaking >= this.#maxConnections;
+  }
+
+  /** Open connections, lingering ones included, as the supervisor counts them (the same count `stats` reports). */
+  get #openConnections(): number {
+    return this.supervisor.getSnapshot().context.connectionsCurrent;
   }
 
   #countRefusal(): void {

@@ -1,23 +1,29 @@
 /**
  * What a connection writes, and how it stops: replies go to the socket at once while it
- * keeps up, into a counted backlog while it does not; reading pauses above the high-water
- * mark until the client catches up; past `maxOutputBuffer` the client is cut; and a closing
- * socket lingers so the client still gets its last lines.
+ * keeps up, into a counted backlog while it does not; above the high-water mark the owner
+ * hears that the client is behind (its statechart then pauses reading) until it catches up;
+ * past `maxOutputBuffer` the client is cut; and a closing socket lingers so the client still
+ * gets its last lines.
  */
 import type { Socket } from "node:net";
 import type { Limits } from "./limits.js";
 import { OutputBacklog } from "./output-backlog.js";
 import type { OutputChunk } from "./protocol/reply-output.js";
 
-/** How long, and for how many more bytes, a closing connection keeps reading to avoid a reset. */
-const LINGER_MS = 2000;
+/**
+ * How long, and for how many more bytes, a closing connection keeps reading to avoid a
+ * reset. The time bound is the connection statechart's `lingering` timer.
+ */
+export const LINGER_MS = 2000;
 const LINGER_BYTES = 8 * 1024 * 1024;
 
 export interface SocketOutputOwner {
   /** More than `maxOutputBuffer` bytes are owed: the owner logs and cuts the client. */
   overflow(unsent: number): void;
-  /** Reading may start again after a pause (not while closing, or with poisoned input). */
-  mayResume(): boolean;
+  /** Unsent output passed the high-water mark: the client is not reading its replies. */
+  backedUp(): void;
+  /** The socket drained after `backedUp` (or closed). */
+  caughtUp(): void;
 }
 
 export class SocketOutput {
@@ -53,7 +59,7 @@ export class SocketOutput {
     // replies of commands already received; past the hard limit the client goes.
     const unsent = this.#unsentBytes();
     if (this.#limits.maxOutputBuffer > 0 && unsent > this.#limits.maxOutputBuffer) return this.#owner.overflow(unsent);
-    if (this.#drained === null && unsent > this.#limits.outputHighWaterMark) this.#pause();
+    if (this.#drained === null && unsent > this.#limits.outputHighWaterMark) this.#backUp();
   }
 
   /**
@@ -80,20 +86,16 @@ export class SocketOutput {
    * Ends the socket so the replies owed still arrive. Closing a socket that has unread input
    * makes the kernel send a reset, and a reset discards what the client had received but not
    * read yet: the error line saying why it was closed. So what the client still sends is read
-   * and dropped until it closes its side, within a bound of time and bytes; past either, the
-   * socket is released anyway.
+   * and dropped until it closes its side, within a bound of bytes here and of time in the
+   * statechart; past either, the socket is released anyway.
    */
   lingeringClose(): void {
     this.flush(); // the replies still owed go out before the end
     const socket = this.#socket;
     let dropped = 0;
-    const release = () => socket.destroy();
-    const timer = setTimeout(release, LINGER_MS);
-    timer.unref();
-    socket.once("close", () => clearTimeout(timer));
     socket.on("data", (chunk: Buffer) => {
       dropped += chunk.length;
-      if (dropped > LINGER_BYTES) release();
+      if (dropped > LINGER_BYTES) socket.destroy();
     });
     socket.end();
     socket.resume();
@@ -121,21 +123,22 @@ export class SocketOutput {
 
   /**
    * Backpressure: a client that sends commands but does not read the replies would make
-   * the server buffer without bound. Stop reading from it until its replies drain.
+   * the server buffer without bound. The owner stops reading from it (its statechart goes to
+   * `paused`) until its replies drain; `blocked()` lets the command queue wait for that too.
    */
-  #pause(): void {
+  #backUp(): void {
     const socket = this.#socket;
-    socket.pause();
     this.#drained = new Promise((resolve) => {
       const caughtUp = () => {
         socket.off("drain", caughtUp);
         socket.off("close", caughtUp);
         this.#drained = null;
-        if (this.#owner.mayResume()) socket.resume();
+        this.#owner.caughtUp();
         resolve();
       };
       socket.on("drain", caughtUp);
       socket.on("close", caughtUp);
     });
+    this.#owner.backedUp();
   }
 }

@@ -38,6 +38,8 @@ export class StatsBuffer {
   #total = 0;
   #errors = 0;
   #timer: NodeJS.Timeout | null = null;
+  /** Set for the server's shutdown: every count goes to the supervisor at once. */
+  #eachCount = false;
 
   constructor(supervisor: ActorRefFrom<typeof supervisorMachine>) {
     this.#supervisor = supervisor;
@@ -53,13 +55,24 @@ export class StatsBuffer {
     } else this.#counts[slot] = count + 1;
     this.#total++;
     if (failed) this.#errors++;
-    this.#timer ??= this.#schedule();
+    if (this.#eachCount) this.flush();
+    else this.#timer ??= this.#schedule();
   }
 
   /** An error reply that belongs to no mounted command (unknown command, protocol error). */
   countError(): void {
     this.#errors++;
-    this.#timer ??= this.#schedule();
+    if (this.#eachCount) this.flush();
+    else this.#timer ??= this.#schedule();
+  }
+
+  /**
+   * From now on each count is sent at once, and what is pending goes now. For the shutdown:
+   * the supervisor stops as the last connection closes, and takes no counts after that.
+   */
+  flushEachCount(): void {
+    this.#eachCount = true;
+    this.flush();
   }
 
   /** Sends what is pending now; `stats` calls it so its own numbers are current. */

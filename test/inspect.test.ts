@@ -204,7 +204,16 @@ describe("inspect: what a viewer sees", () => {
       messages.some((m) => m.type === "@xstate.actor" && m.sessionId === textSession && m.name === "connection" && m.parentId === supervisor.sessionId),
       "the connection is announced as the supervisor's child",
     );
-    assert.deepEqual(walk(messages, textSession), ["header", { open: "ready" }, { open: "authenticated" }, "closed"]);
+    // The whole life: the quit's reply is written, then the socket lingers until the client closes its side.
+    const open = (auth: string, flow: object) => ({ open: { auth, flow } });
+    assert.deepEqual(walk(messages, textSession), [
+      "header",
+      open("ready", { serving: "reading" }),
+      open("authenticated", { serving: "reading" }),
+      open("authenticated", { closing: "afterReply" }),
+      "lingering",
+      "closed",
+    ]);
     const login = messages.find((m) => m.type === "@xstate.event" && m.sessionId === textSession && m.event?.type === "LOGIN");
     assert.deepEqual(login?.event, { type: "LOGIN", user: "myusername" });
     // The header is shown, its credential is not.
@@ -243,7 +252,7 @@ describe("inspect: what a viewer sees", () => {
     assert.deepEqual(announced.slice(0, 3), ["supervisor", "handler", "connection"]);
     const session = sessionWithHeader(early.messages, "probe")!;
     const latest = replayed.filter((m) => m.type === "@xstate.snapshot" && m.sessionId === session).at(-1);
-    assert.deepEqual(latest?.snapshot?.value, { open: "ready" }, "the connection's current state is replayed");
+    assert.deepEqual(latest?.snapshot?.value, { open: { auth: "ready", flow: { serving: "reading" } } }, "the connection's current state is replayed");
     assert.ok(replayed.length <= 5 + 2 * 3, `replayed ${replayed.length} messages`);
   });
 

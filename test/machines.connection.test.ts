@@ -1,15 +1,21 @@
 /**
  * The connection statechart on its own: no sockets, a real supervisor actor (the parent of
- * the connection actor, as in the server) with a recording handler actor provided in place
- * of its placeholder.
+ * the connection actor, as in the server). Every state and transition of the machine, with
+ * what the server reads from it: `connectionPhaseOf`, `connectionStateOf`, `mayRunAuthenticated`.
  */
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AnyActorRef, createActor, waitFor } from "xstate";
-import { type ConnectionEvent, connectionMachine, connectionStateOf, type ConnectionInput, mayRunAuthenticated } from "../machines/connection.machine.js";
-import { type CloseReason, type ParsedItem } from "../src/protocol/wire.js";
-import { type HandlerEvent } from "../machines/handler-event.js";
-import { handlerLogic, supervisorMachine } from "../machines/supervisor.machine.js";
+import {
+  type ConnectionEvent,
+  type ConnectionInput,
+  type ConnectionPhase,
+  connectionMachine,
+  connectionPhaseOf,
+  connectionStateOf,
+  mayRunAuthenticated,
+} from "../machines/connection.machine.js";
+import { supervisorMachine } from "../machines/supervisor.machine.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -23,208 +29,264 @@ afterEach(() => {
   }
 });
 
-function setup(input: Partial<Omit<ConnectionInput, "supervisor">> = {}) {
-  /** Every batch the supervisor's handler actor received. */
-  const batches: (readonly ParsedItem[])[] = [];
-  const connectionIds: string[] = [];
-  const handler = handlerLogic((event: HandlerEvent) => {
-    connectionIds.push(event.connectionId);
-    batches.push(event.items);
-  });
-  const supervisor = createActor(supervisorMachine.provide({ actors: { handler } }), { input: { startedAt: 0 } });
+function setup(input: Partial<Omit<ConnectionInput, "supervisor">> = {}, machine = connectionMachine) {
+  const supervisor = createActor(supervisorMachine, { input: { startedAt: 0 } });
   supervisor.start();
   started.push(supervisor);
-  // As the server does: the supervisor is the parent, so both share one actor system and
-  // the machine's forwardToHandler finds the handler by its system id.
-  const actor = createActor(connectionMachine, {
+  const actor = createActor(machine, {
+    id: "connection", // as the server names every connection actor; the supervisor knows them by it
     parent: supervisor,
-    input: { id: "c1", handshake: "line", maxHeaderSize: 16, headerTimeout: 0, supervisor, ...input },
+    input: { id: "c1", handshake: "line", maxHeaderSize: 16, headerTimeout: 0, lingerTimeout: 60_000, supervisor, ...input },
   });
   actor.start();
   started.push(actor);
-  return { actor, supervisor, batches, connectionIds };
+  const send = (...events: ConnectionEvent[]) => {
+    for (const event of events) actor.send(event);
+  };
+  const phase = () => connectionPhaseOf(actor.getSnapshot());
+  const current = () => supervisor.getSnapshot().context.connectionsCurrent;
+  return { actor, supervisor, send, phase, current };
 }
 
-const batch = (...words: string[]): ParsedItem[] => words.map((w) => w.split(" "));
+const OPEN: ConnectionEvent = { type: "HEADER_IMPLICIT" };
+const DRAIN: ConnectionEvent = { type: "DRAIN", reason: "server_closing" };
+const QUIT: ConnectionEvent = { type: "QUIT", reason: "quit" };
 
-describe("connection machine", () => {
+describe("connection machine: the handshake", () => {
   it("starts in header and reports itself opened to the supervisor", () => {
-    const { actor, supervisor } = setup();
+    const { actor, supervisor, phase } = setup();
     assert.equal(actor.getSnapshot().value, "header");
     assert.equal(actor.getSnapshot().context.header, null);
+    assert.equal(phase(), "header");
     assert.equal(connectionStateOf(actor.getSnapshot()), "header");
     assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 1);
     assert.equal(supervisor.getSnapshot().context.connectionsTotal, 1);
   });
 
-  it("never forwards commands in header, and forwards every batch unchanged, with its connection id, once open", () => {
-    const { actor, batches, connectionIds } = setup();
-    actor.send({ type: "COMMANDS", items: batch("increment a") });
-    assert.equal(actor.getSnapshot().value, "header");
-    assert.deepEqual(batches, []);
-
-    actor.send({ type: "HEADER", fields: { client: "x" }, size: 8 });
-    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
-    const first = batch("increment a", "get a");
-    const second: ParsedItem[] = [{ error: "Protocol error: unbalanced quotes", close: false }];
-    actor.send({ type: "COMMANDS", items: first });
-    actor.send({ type: "COMMANDS", items: second });
-    assert.equal(batches.length, 2);
-    assert.equal(batches[0], first, "the same batch object, not a copy per command");
-    assert.equal(batches[1], second);
-    assert.deepEqual(connectionIds, ["c1", "c1"]);
-  });
-
-  it("run on its own (no supervisor parent, so no handler actor), it drops batches and stays open", () => {
-    const supervisor = createActor(supervisorMachine, { input: { startedAt: 0 } }).start();
-    started.push(supervisor);
-    const actor = createActor(connectionMachine, {
-      input: { id: "alone", handshake: "none", maxHeaderSize: 16, headerTimeout: 0, supervisor },
-    }).start();
-    started.push(actor);
-    actor.send({ type: "HEADER_IMPLICIT" });
-    actor.send({ type: "COMMANDS", items: batch("ping") });
-    assert.equal(actor.getSnapshot().status, "active");
-    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
-  });
-
-  it("HEADER within the limit opens with its fields (the limit itself included)", () => {
-    const { actor } = setup({ maxHeaderSize: 16 });
-    actor.send({ type: "HEADER", fields: { a: "1" }, size: 16 });
-    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
+  it("HEADER within the limit opens with its fields (the limit itself included), reading, not logged in", () => {
+    const { actor, send, phase } = setup({ maxHeaderSize: 16 });
+    send({ type: "HEADER", fields: { a: "1" }, size: 16 });
+    assert.deepEqual(actor.getSnapshot().value, { open: { auth: "ready", flow: { serving: "reading" } } });
     assert.deepEqual(actor.getSnapshot().context.header, { a: "1" });
+    assert.equal(phase(), "reading");
     assert.equal(connectionStateOf(actor.getSnapshot()), "ready");
+    assert.equal(mayRunAuthenticated(actor.getSnapshot()), false);
   });
 
-  it("HEADER_IMPLICIT from a RESP client records its protocol in the same step", () => {
-    const { actor } = setup();
+  it("HEADER_IMPLICIT opens with an empty header; from a RESP client it records the protocol in the same step", () => {
+    const { actor, send } = setup();
     assert.equal(actor.getSnapshot().context.protocol, "text");
-    actor.send({ type: "HEADER_IMPLICIT", protocol: "resp2" });
-    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
+    send({ type: "HEADER_IMPLICIT", protocol: "resp2" });
+    assert.equal(connectionPhaseOf(actor.getSnapshot()), "reading");
+    assert.deepEqual(actor.getSnapshot().context.header, {});
     assert.equal(actor.getSnapshot().context.protocol, "resp2");
   });
 
-  it("HEADER_IMPLICIT opens with an empty header", () => {
-    const { actor, batches } = setup({ handshake: "none" });
-    actor.send({ type: "HEADER_IMPLICIT" });
-    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
-    assert.deepEqual(actor.getSnapshot().context.header, {});
-    actor.send({ type: "COMMANDS", items: batch("ping") });
-    assert.equal(batches.length, 1);
+  it("a HEADER over the limit lingers with header_too_large; the supervisor counts it open until it is closed", () => {
+    const { actor, send, phase, current } = setup({ maxHeaderSize: 16 });
+    send({ type: "HEADER", fields: {}, size: 17 });
+    assert.equal(phase(), "lingering");
+    assert.equal(actor.getSnapshot().context.closeReason, "header_too_large");
+    assert.equal(connectionStateOf(actor.getSnapshot()), "closed", "a lingering connection serves nothing");
+    assert.equal(current(), 1, "the socket is still there");
+    send({ type: "CLOSE", reason: "client_closed" });
+    assert.equal(actor.getSnapshot().status, "done");
+    assert.equal(actor.getSnapshot().context.closeReason, "header_too_large", "the first reason stays");
+    assert.equal(current(), 0);
   });
 
-  it("a HEADER over the limit closes with header_too_large and nothing is ever forwarded", () => {
-    const { actor, supervisor, batches } = setup({ maxHeaderSize: 16 });
-    actor.send({ type: "HEADER", fields: {}, size: 17 });
-    const snapshot = actor.getSnapshot();
-    assert.equal(snapshot.value, "closed");
-    assert.equal(snapshot.status, "done");
-    assert.equal(snapshot.context.closeReason, "header_too_large");
-    assert.equal(connectionStateOf(snapshot), "closed");
-    actor.send({ type: "COMMANDS", items: batch("ping") });
-    assert.deepEqual(batches, [], "nothing is forwarded after close");
-    assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 0);
-  });
-
-  it("closes with header_timeout when no header arrives in time", async () => {
-    const { actor, supervisor } = setup({ headerTimeout: 30 });
+  it("the header timeout lingers with header_timeout, and the linger timer closes it", async () => {
+    const { actor, phase, current } = setup({ headerTimeout: 30, lingerTimeout: 40 });
     const t0 = Date.now();
-    const snapshot = await waitFor(actor, (s) => s.status === "done", { timeout: 1000 });
+    await waitFor(actor, (s) => connectionPhaseOf(s) === "lingering", { timeout: 1000 });
     assert.ok(Date.now() - t0 >= 25, "not before the timeout");
+    assert.equal(actor.getSnapshot().context.closeReason, "header_timeout");
+    assert.equal(current(), 1);
+    const snapshot = await waitFor(actor, (s) => s.status === "done", { timeout: 1000 });
+    assert.ok(Date.now() - t0 >= 60, "the linger timer ran");
     assert.equal(snapshot.value, "closed");
-    assert.equal(snapshot.context.closeReason, "header_timeout");
-    assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 0);
+    assert.equal(phase(), "closed");
+    assert.equal(current(), 0);
   });
 
-  it("the header timeout stops counting once the header arrives", async () => {
-    const { actor } = setup({ headerTimeout: 30 });
-    actor.send({ type: "HEADER_IMPLICIT" });
+  it("the header timeout stops counting once the header arrives; headerTimeout 0 never fires", async () => {
+    const opened = setup({ headerTimeout: 30 });
+    opened.send(OPEN);
+    const waiting = setup({ headerTimeout: 0 });
     await sleep(80);
-    assert.equal(actor.getSnapshot().status, "active");
-    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
+    assert.equal(opened.phase(), "reading");
+    assert.equal(waiting.phase(), "header");
   });
 
-  it("headerTimeout 0 never fires", async () => {
-    const { actor } = setup({ headerTimeout: 0 });
-    await sleep(100);
-    assert.equal(actor.getSnapshot().status, "active");
-    assert.equal(actor.getSnapshot().value, "header");
-  });
-
-  it("LOGIN authenticates, a second LOGIN switches user, LOGOUT goes back to ready", () => {
-    const { actor } = setup();
-    actor.send({ type: "LOGIN", user: "early" });
-    assert.equal(actor.getSnapshot().value, "header", "no login before the header");
-    assert.equal(actor.getSnapshot().context.user, null);
-
-    actor.send({ type: "HEADER_IMPLICIT" });
-    assert.equal(mayRunAuthenticated(actor.getSnapshot()), false);
-    actor.send({ type: "LOGOUT" });
-    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
-
-    actor.send({ type: "LOGIN", user: "alice" });
-    assert.deepEqual(actor.getSnapshot().value, { open: "authenticated" });
-    assert.equal(actor.getSnapshot().context.user, "alice");
-    assert.equal(connectionStateOf(actor.getSnapshot()), "authenticated");
-    assert.equal(mayRunAuthenticated(actor.getSnapshot()), true);
-
-    actor.send({ type: "LOGIN", user: "bob" });
-    assert.deepEqual(actor.getSnapshot().value, { open: "authenticated" });
-    assert.equal(actor.getSnapshot().context.user, "bob");
-
-    actor.send({ type: "LOGOUT" });
-    assert.deepEqual(actor.getSnapshot().value, { open: "ready" });
-    assert.equal(actor.getSnapshot().context.user, null);
-    assert.equal(mayRunAuthenticated(actor.getSnapshot()), false);
-  });
-
-  it("forwards commands in ready and in authenticated, across LOGIN/LOGOUT", () => {
-    const { actor, batches } = setup();
-    actor.send({ type: "HEADER_IMPLICIT" });
-    actor.send({ type: "LOGIN", user: "u" });
-    actor.send({ type: "COMMANDS", items: batch("auth_test") });
-    actor.send({ type: "LOGOUT" });
-    actor.send({ type: "COMMANDS", items: batch("ping") });
-    assert.equal(batches.length, 2);
-  });
-
-  const reasons: CloseReason[] = ["client_closed", "quit", "server_closing", "protocol_error", "socket_error"];
-  const reach: Record<string, (send: (event: ConnectionEvent) => void) => void> = {
-    header: () => undefined,
-    ready: (send) => send({ type: "HEADER", fields: {}, size: 1 }),
-    authenticated: (send) => {
-      send({ type: "HEADER_IMPLICIT" });
-      send({ type: "LOGIN", user: "u" });
-    },
-  };
-  for (const [state, go] of Object.entries(reach)) {
-    for (const reason of reasons) {
-      it(`CLOSE (${reason}) from ${state} → closed, final, with that reason`, () => {
-        const { actor, supervisor, batches } = setup();
-        go((e) => actor.send(e));
-        assert.equal(connectionStateOf(actor.getSnapshot()), state);
-        actor.send({ type: "CLOSE", reason });
-        const snapshot = actor.getSnapshot();
-        assert.equal(snapshot.value, "closed");
-        assert.equal(snapshot.status, "done");
-        assert.equal(snapshot.context.closeReason, reason);
-        assert.equal(connectionStateOf(snapshot), "closed");
-        assert.equal(mayRunAuthenticated(snapshot), false);
-        // Nothing is forwarded afterwards.
-        actor.send({ type: "COMMANDS", items: batch("ping") });
-        assert.deepEqual(batches, []);
-        assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 0);
-        assert.equal(supervisor.getSnapshot().context.connectionsTotal, 1);
-      });
-    }
+  for (const [event, reason] of [
+    [DRAIN, "server_closing"],
+    [QUIT, "quit"],
+    [{ type: "IDLE_TIMEOUT" }, "idle_timeout"],
+  ] as const) {
+    it(`${event.type} in header lingers at once (nothing can be owed yet), with ${reason}`, () => {
+      const { actor, send, phase } = setup();
+      send(event);
+      assert.equal(phase(), "lingering");
+      assert.equal(actor.getSnapshot().context.closeReason, reason);
+    });
   }
 
-  it("a second CLOSE changes nothing: the first reason stays", () => {
-    const { actor, supervisor } = setup();
-    actor.send({ type: "HEADER_IMPLICIT" });
-    actor.send({ type: "CLOSE", reason: "quit" });
-    actor.send({ type: "CLOSE", reason: "client_closed" });
+  it("no login and no output events before the handshake", () => {
+    const { actor, send, phase } = setup();
+    send({ type: "LOGIN", user: "early" }, { type: "LOGOUT" }, { type: "OUTPUT_BACKED_UP" }, { type: "REPLIES_SENT" });
+    assert.equal(phase(), "header");
+    assert.equal(actor.getSnapshot().context.user, null);
+  });
+});
+
+describe("connection machine: open", () => {
+  it("LOGIN authenticates, a second LOGIN switches user, LOGOUT goes back to ready", () => {
+    const { actor, send } = setup();
+    send(OPEN, { type: "LOGOUT" });
+    assert.equal(connectionStateOf(actor.getSnapshot()), "ready");
+    send({ type: "LOGIN", user: "alice" });
+    assert.equal(connectionStateOf(actor.getSnapshot()), "authenticated");
+    assert.equal(actor.getSnapshot().context.user, "alice");
+    assert.equal(mayRunAuthenticated(actor.getSnapshot()), true);
+    send({ type: "LOGIN", user: "bob" });
+    assert.equal(actor.getSnapshot().context.user, "bob");
+    send({ type: "LOGOUT" });
+    assert.equal(connectionStateOf(actor.getSnapshot()), "ready");
+    assert.equal(actor.getSnapshot().context.user, null);
+    assert.equal(mayRunAuthenticated(actor.getSnapshot()), false);
+  });
+
+  it("reading pauses while the output is backed up and resumes once it caught up; logins go on meanwhile", () => {
+    const { actor, send, phase } = setup();
+    send(OPEN, { type: "OUTPUT_BACKED_UP" });
+    assert.equal(phase(), "paused");
+    send({ type: "LOGIN", user: "ada" }, { type: "OUTPUT_BACKED_UP" });
+    assert.equal(phase(), "paused");
+    assert.equal(mayRunAuthenticated(actor.getSnapshot()), true);
+    send({ type: "OUTPUT_CAUGHT_UP" });
+    assert.equal(phase(), "reading");
+    assert.equal(connectionStateOf(actor.getSnapshot()), "authenticated");
+  });
+
+  it("IDLE_TIMEOUT closes a reading connection, but not a paused one (it is owed output, not idle)", () => {
+    const reading = setup();
+    reading.send(OPEN, { type: "IDLE_TIMEOUT" });
+    assert.equal(reading.phase(), "lingering");
+    assert.equal(reading.actor.getSnapshot().context.closeReason, "idle_timeout");
+    const paused = setup();
+    paused.send(OPEN, { type: "OUTPUT_BACKED_UP" }, { type: "IDLE_TIMEOUT" });
+    assert.equal(paused.phase(), "paused");
+  });
+
+  it("PROTOCOL switches the protocol in any state", () => {
+    const { actor, send } = setup();
+    send({ type: "PROTOCOL", protocol: "resp3" });
+    assert.equal(actor.getSnapshot().context.protocol, "resp3");
+    send(OPEN, { type: "PROTOCOL", protocol: "resp2" });
+    assert.equal(actor.getSnapshot().context.protocol, "resp2");
+  });
+});
+
+describe("connection machine: closing", () => {
+  for (const from of ["reading", "paused"] as const) {
+    it(`DRAIN from ${from} finishes the queue (afterQueue), keeps the login, reads nothing more, then lingers on REPLIES_SENT`, () => {
+      const { actor, send, phase, current } = setup();
+      send(OPEN, { type: "LOGIN", user: "ada" });
+      if (from === "paused") send({ type: "OUTPUT_BACKED_UP" });
+      send(DRAIN);
+      assert.equal(phase(), "afterQueue");
+      assert.equal(actor.getSnapshot().context.closeReason, "server_closing");
+      assert.equal(mayRunAuthenticated(actor.getSnapshot()), true, "queued @authenticated commands still run as ada");
+      assert.equal(connectionStateOf(actor.getSnapshot()), "authenticated");
+      send({ type: "OUTPUT_CAUGHT_UP" }, { type: "IDLE_TIMEOUT" }, DRAIN);
+      assert.equal(phase(), "afterQueue", "reading does not resume, the idle sweep and a second drain change nothing");
+      send({ type: "REPLIES_SENT" });
+      assert.equal(phase(), "lingering");
+      assert.equal(current(), 1);
+    });
+  }
+
+  it("QUIT replies to the running command only (afterReply); DRAIN then changes nothing", () => {
+    const { actor, send, phase } = setup();
+    send(OPEN, QUIT);
+    assert.equal(phase(), "afterReply");
     assert.equal(actor.getSnapshot().context.closeReason, "quit");
-    assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 0);
+    send(DRAIN);
+    assert.equal(phase(), "afterReply");
+    send({ type: "REPLIES_SENT" });
+    assert.equal(phase(), "lingering");
+    assert.equal(actor.getSnapshot().context.closeReason, "quit");
+  });
+
+  it("QUIT while finishing the queue: the running command's reply is the last, and the quit's reason is logged", () => {
+    const { actor, send, phase } = setup();
+    send(OPEN, DRAIN, { type: "QUIT", reason: "protocol_error" });
+    assert.equal(phase(), "afterReply");
+    assert.equal(actor.getSnapshot().context.closeReason, "protocol_error");
+  });
+
+  it("lingering: only CLOSE or the linger timer end it; the first close reason stays", () => {
+    const { actor, send, phase, current } = setup();
+    send(OPEN, QUIT, { type: "REPLIES_SENT" }, { type: "LOGIN", user: "late" }, DRAIN, { type: "IDLE_TIMEOUT" }, { type: "OUTPUT_CAUGHT_UP" });
+    assert.equal(phase(), "lingering");
+    assert.equal(actor.getSnapshot().context.user, null);
+    send({ type: "CLOSE", reason: "client_closed" });
+    assert.equal(phase(), "closed");
+    assert.equal(actor.getSnapshot().context.closeReason, "quit");
+    assert.equal(current(), 0);
+  });
+});
+
+describe("connection machine: CLOSE from every phase", () => {
+  const reach: Record<Exclude<ConnectionPhase, "closed">, ConnectionEvent[]> = {
+    header: [],
+    reading: [OPEN],
+    paused: [OPEN, { type: "OUTPUT_BACKED_UP" }],
+    afterQueue: [OPEN, DRAIN],
+    afterReply: [OPEN, QUIT],
+    lingering: [OPEN, QUIT, { type: "REPLIES_SENT" }],
+  };
+  for (const [where, path] of Object.entries(reach)) {
+    it(`${where} → closed on CLOSE (output_limit), final, counted closed`, () => {
+      const { actor, supervisor, send, phase } = setup();
+      send(...path);
+      assert.equal(phase(), where);
+      send({ type: "CLOSE", reason: "output_limit" });
+      const snapshot = actor.getSnapshot();
+      assert.equal(snapshot.value, "closed");
+      assert.equal(snapshot.status, "done");
+      assert.equal(snapshot.context.closeReason, where === "afterQueue" ? "server_closing" : where.startsWith("after") || where === "lingering" ? "quit" : "output_limit");
+      assert.equal(connectionStateOf(snapshot), "closed");
+      assert.equal(mayRunAuthenticated(snapshot), false);
+      assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 0);
+      assert.equal(supervisor.getSnapshot().context.connectionsTotal, 1);
+    });
+  }
+});
+
+describe("connection machine: a failure costs the connection, never the supervisor", () => {
+  it("an action that throws errors the connection actor; the supervisor counts it closed and keeps running", () => {
+    const broken = connectionMachine.provide({
+      actions: {
+        assignUser: () => {
+          throw new Error("a bug in an action");
+        },
+      },
+    });
+    const { actor, supervisor, send } = setup({}, broken);
+    const other = createActor(connectionMachine, {
+      id: "connection",
+      parent: supervisor,
+      input: { id: "c2", handshake: "line", maxHeaderSize: 16, headerTimeout: 0, lingerTimeout: 60_000, supervisor },
+    }).start();
+    started.push(other);
+    assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 2);
+    actor.subscribe({ error: () => undefined }); // the server logs it; here it must not be unhandled
+    send(OPEN, { type: "LOGIN", user: "ada" });
+    assert.equal(actor.getSnapshot().status, "error");
+    assert.equal(supervisor.getSnapshot().status, "active", "the supervisor survives");
+    assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 1, "the failed connection is counted closed");
+    other.send(OPEN);
+    assert.equal(connectionPhaseOf(other.getSnapshot()), "reading", "the other connection goes on");
   });
 });

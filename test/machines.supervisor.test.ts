@@ -23,7 +23,7 @@ function startSupervisor(startedAt = 1_700_000_000_000) {
 /** A real connection actor (placeholder handler) reporting to `supervisor`. */
 function openConnection(supervisor: ReturnType<typeof startSupervisor>, id: string) {
   const connection = createActor(connectionMachine, {
-    input: { id, handshake: "auto", maxHeaderSize: 255, headerTimeout: 0, supervisor },
+    input: { id, handshake: "auto", maxHeaderSize: 255, headerTimeout: 0, lingerTimeout: 60_000, supervisor },
   });
   connection.start();
   started.push(connection);
@@ -62,7 +62,9 @@ describe("supervisor machine", () => {
     assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 2);
     assert.equal(supervisor.getSnapshot().context.connectionsTotal, 3);
 
-    b.send({ type: "HEADER", fields: {}, size: 10_000 }); // closes itself: header_too_large
+    b.send({ type: "HEADER", fields: {}, size: 10_000 }); // header_too_large: lingers, still open
+    assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 2);
+    b.send({ type: "CLOSE", reason: "client_closed" });
     c.send({ type: "CLOSE", reason: "client_closed" });
     assert.equal(supervisor.getSnapshot().context.connectionsCurrent, 0);
     assert.equal(supervisor.getSnapshot().context.connectionsTotal, 3);

@@ -1,7 +1,7 @@
 /**
  * SocketOutput on a real TCP pair on 127.0.0.1: replies go straight out while the client
- * reads, reading pauses at the high-water mark and resumes once it has caught up, and
- * past maxOutputBuffer the owner is told to cut the client.
+ * reads; at the high-water mark the owner hears that the client is behind (and once, until
+ * it has caught up); past maxOutputBuffer the owner is told to cut the client.
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -31,7 +31,7 @@ describe("SocketOutput", () => {
   it("writes at once to a client that reads", async () => {
     const { server, client, close } = await pair();
     try {
-      const output = new SocketOutput(server, { maxOutputBuffer: 0, outputHighWaterMark: 1 << 20 }, { overflow: () => assert.fail("no overflow"), mayResume: () => true });
+      const output = new SocketOutput(server, { maxOutputBuffer: 0, outputHighWaterMark: 1 << 20 }, { overflow: () => assert.fail("no overflow"), backedUp: () => assert.fail("not behind"), caughtUp: () => undefined });
       output.send("+OK\r\n");
       output.send([Buffer.from("$3\r\n"), Buffer.from("abc\r\n")]);
       const received: Buffer[] = [];
@@ -44,24 +44,28 @@ describe("SocketOutput", () => {
     }
   });
 
-  it("pauses reading above the high-water mark, resumes when the client catches up, and reports an overflow", async () => {
+  it("tells its owner once when the client falls behind and once when it has caught up, and reports an overflow", async () => {
     const { server, client, close } = await pair();
     try {
       client.pause();
       const overflows: number[] = [];
-      const output = new SocketOutput(server, { maxOutputBuffer: 64 << 20, outputHighWaterMark: 256 << 10 }, { overflow: (n) => overflows.push(n), mayResume: () => true });
+      const heard: string[] = [];
+      const owner = { overflow: (n: number) => overflows.push(n), backedUp: () => heard.push("behind"), caughtUp: () => heard.push("caught up") };
+      const output = new SocketOutput(server, { maxOutputBuffer: 64 << 20, outputHighWaterMark: 256 << 10 }, owner);
       const chunk = "x".repeat(64 << 10);
       // Bounded: at most 8 MB, until the kernel's buffers are full and the output blocks.
       for (let i = 0; i < 128 && output.blocked() === null; i++) output.send(chunk);
       const blocked = output.blocked();
-      assert.notEqual(blocked, null, "reading paused");
-      assert.equal(server.isPaused(), true);
+      assert.notEqual(blocked, null, "the output is blocked");
+      output.send(chunk); // still behind: no second report
+      assert.deepEqual(heard, ["behind"]);
       client.resume();
       await blocked;
-      assert.equal(server.isPaused(), false, "resumed once the client read");
+      assert.deepEqual(heard, ["behind", "caught up"], "caught up once the client read");
+      assert.equal(output.blocked(), null);
       assert.equal(overflows.length, 0);
 
-      const small = new SocketOutput(server, { maxOutputBuffer: 1 << 20, outputHighWaterMark: 64 << 10 }, { overflow: (n) => overflows.push(n), mayResume: () => false });
+      const small = new SocketOutput(server, { maxOutputBuffer: 1 << 20, outputHighWaterMark: 64 << 10 }, { ...owner, backedUp: () => undefined });
       client.pause();
       for (let i = 0; i < 256 && overflows.length === 0; i++) small.send(chunk);
       assert.equal(overflows.length > 0, true, "the owner heard of the overflow");

@@ -176,7 +176,8 @@ describe("retopy machines --format mermaid", () => {
       assert.equal(drawn.length, expectedEdges, "no transition drawn that the machine does not have");
 
       // Initial states, final states and nesting.
-      const compounds = [machine.root, ...states.filter(isCompound)];
+      // A parallel state has regions, not an initial state: each region has its own.
+      const compounds = [machine.root, ...states.filter((s) => isCompound(s) && s.type !== "parallel")];
       for (const node of compounds) {
         const initial = node.initial.target[0];
         assert.ok(initial, `${node.id} has an initial state`);
@@ -198,11 +199,13 @@ describe("retopy machines --format mermaid", () => {
   test("connection: the labels read EVENT [guard] / actions, with delays by name", async () => {
     const text = await renderMachine("connection", "mermaid");
     assert.match(text, /^ {2}header --> open : HEADER \[headerFitsLimit\] \/ assignHeader$/m);
-    assert.match(text, /^ {2}header --> closed : after headerTimeout \[headerTimeoutEnabled\] \/ assignCloseReason\(reason=header_timeout\)$/m);
-    assert.match(text, /^ {2}open --> closed : CLOSE \/ assignCloseReasonFromEvent$/m);
+    assert.match(text, /^ {2}header --> lingering : after headerTimeout \[headerTimeoutEnabled\] \/ keepCloseReason\(reason=header_timeout\)$/m);
+    assert.match(text, /^ {2}open --> closed : CLOSE \/ keepCloseReasonOfEvent$/m);
     assert.doesNotMatch(text, /closed --> closed/, "the machine-wide CLOSE is not drawn from the final state");
-    assert.match(text, /^ {4}authenticated --> authenticated : LOGIN \/ assignUser$/m, "a targetless transition is a self-loop");
-    assert.match(text, /note right of open\n {4}COMMANDS \/ forwardToHandler\n {2}end note/, "on a compound state, a note");
+    assert.match(text, /^ {6}authenticated --> authenticated : LOGIN \/ assignUser$/m, "a targetless transition is a self-loop");
+    assert.match(text, /^ {4}--$/m, "open's two regions, auth and flow, are separated");
+    assert.match(text, /^ {6}serving --> afterReply : QUIT \/ keepCloseReasonOfEvent$/m, "a transition into a child of a sibling state");
+    assert.match(text, /^ {2}closing --> lingering : REPLIES_SENT$/m, "a transition out of a nested region is drawn at the top");
     assert.match(text, /^ {2}closed : entry \/ reportClosed$/m);
   });
 });
@@ -333,43 +336,45 @@ describe("a machine with parallel regions, history, invoke handlers and a numeri
 // The handler machine against the real handler logic.
 
 describe("machines/handler.machine.ts", () => {
-  const batch: HandlerEvent = { type: "COMMANDS", connectionId: "c1", items: [["PING"]] };
-
-  /** The server's own handler logic (src/handler-actor.ts), with one connection that records its batches. */
-  function realHandler() {
+  /** A connection's command queue that records the batches it is handed. */
+  function recordingQueue() {
     const ran: HandlerEvent["items"][] = [];
-    const registry = new Map([["c1", { _runBatch: (items: HandlerEvent["items"]) => void ran.push(items) }]]);
-    const actor = createActor(createHandlerActor(registry, pino({ level: "silent" }))).start();
-    return { actor, ran };
+    return { ran, queue: { enqueue: (items: HandlerEvent["items"]) => void ran.push(items) } };
   }
 
-  function modelHandler() {
-    const ran: HandlerEvent["items"][] = [];
-    const machine = handlerMachine.provide({ actions: { runBatch: ({ event }) => void (event.type === "COMMANDS" && ran.push(event.items)) } });
-    const actor = createActor(machine).start();
-    return { actor, ran };
+  /** The server's own handler logic (src/handler-actor.ts) and the statechart as it ships (its own runBatch). */
+  function start(kind: "real" | "model") {
+    const { ran, queue } = recordingQueue();
+    const logic = kind === "real" ? createHandlerActor(pino({ level: "silent" })) : handlerMachine;
+    const actor = createActor(logic as typeof handlerMachine).start();
+    const batch: HandlerEvent = { type: "COMMANDS", connectionId: "c1", queue, items: [["PING"]] };
+    return { actor, ran, batch };
   }
+  const realHandler = () => start("real");
+  const modelHandler = () => start("model");
 
   test("declares COMMANDS and XState's stop, and nothing else", () => {
     assert.deepEqual([...handlerMachine.events].sort(), ["COMMANDS", "xstate.stop"]);
   });
 
   test("the real handler logic does what the machine declares for each of its events", () => {
-    const events: Record<string, { type: string }> = { COMMANDS: batch, "xstate.stop": { type: "xstate.stop" } };
     for (const type of handlerMachine.events) {
-      const event = events[type];
-      assert.ok(event, `the test has an example of ${type}`);
       const real = realHandler();
       const model = modelHandler();
-      real.actor.send(event as HandlerEvent);
-      model.actor.send(event as HandlerEvent);
-      assert.deepEqual(real.ran, model.ran, `${type}: the same batches run`);
+      const example = (batch: HandlerEvent): { type: string } | undefined =>
+        (({ COMMANDS: batch, "xstate.stop": { type: "xstate.stop" } }) as Record<string, { type: string }>)[type];
+      assert.ok(example(real.batch), `the test has an example of ${type}`);
+      real.actor.send(example(real.batch) as HandlerEvent);
+      model.actor.send(example(model.batch) as HandlerEvent);
+      assert.deepEqual(real.ran, model.ran, `${type}: the same batches reach the queue`);
       assert.equal(real.actor.getSnapshot().status, model.actor.getSnapshot().status, `${type}: the same status`);
     }
     const real = realHandler();
+    const batch = real.batch;
     real.actor.send(batch);
     real.actor.send(batch);
-    assert.deepEqual(real.ran, [batch.items, batch.items], "each COMMANDS runs its batch");
+    assert.deepEqual(real.ran, [batch.items, batch.items], "each COMMANDS hands its batch, the same object, to the queue it names");
+    assert.equal(real.ran[0], batch.items);
     assert.equal(real.actor.getSnapshot().status, "active");
     real.actor.stop();
     assert.equal(real.actor.getSnapshot().status, "stopped", "stopping the actor stops the logic");
@@ -380,8 +385,24 @@ describe("machines/handler.machine.ts", () => {
     real.actor.send({ type: "LOGIN", user: "ada" } as unknown as HandlerEvent);
     assert.deepEqual(real.ran, []);
     assert.equal(real.actor.getSnapshot().status, "active", "a stray event must not stop the actor every connection relies on");
-    real.actor.send(batch);
-    assert.deepEqual(real.ran, [batch.items]);
+    real.actor.send(real.batch);
+    assert.deepEqual(real.ran, [real.batch.items]);
+  });
+
+  test("a queue that throws costs that batch, never the real handler actor", () => {
+    const real = realHandler();
+    const failing: HandlerEvent = {
+      ...real.batch,
+      queue: {
+        enqueue: () => {
+          throw new Error("a bug in the glue");
+        },
+      },
+    };
+    real.actor.send(failing);
+    assert.equal(real.actor.getSnapshot().status, "active");
+    real.actor.send(real.batch);
+    assert.deepEqual(real.ran, [real.batch.items]);
   });
 });
 

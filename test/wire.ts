@@ -50,6 +50,8 @@ export class RawClient {
   /** How many bytes of `received` the consuming reads have taken. */
   #consumed = 0;
   #discarding = false;
+  /** While set, what arrives is dropped up to and including these bytes (`discardThrough`). */
+  #discardThrough: { marker: Buffer; tail: Buffer; seen: () => void } | null = null;
   #closed = false;
   /** True when the server ended the connection (FIN), as opposed to us destroying it. */
   endedByServer = false;
@@ -59,7 +61,8 @@ export class RawClient {
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on("data", (chunk: Buffer) => {
-      if (!this.#discarding) {
+      if (this.#discardThrough) chunk = this.#dropThroughMarker(chunk);
+      if (!this.#discarding && chunk.length > 0) {
         this.#chunks.push(chunk);
         this.#length += chunk.length;
       }
@@ -78,8 +81,9 @@ export class RawClient {
     });
   }
 
-  static async connect(port: number): Promise<RawClient> {
-    const socket = connect(port, "127.0.0.1");
+  /** `allowHalfOpen`: the server's FIN does not close our side; we close when we choose (`destroy`). */
+  static async connect(port: number, options: { allowHalfOpen?: boolean } = {}): Promise<RawClient> {
+    const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: options.allowHalfOpen ?? false });
     await once(socket, "connect");
     return new RawClient(socket);
   }
@@ -125,6 +129,39 @@ export class RawClient {
     this.#discarding = true;
     this.clear();
     this.socket.resume();
+  }
+
+  /**
+   * Reads again, dropping everything up to and including `marker` (which must not occur
+   * in what comes before it); what follows it is kept as usual. Resolves once it has passed.
+   */
+  discardThrough(marker: string, timeoutMs = 5000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out discarding through ${JSON.stringify(marker)}`)), timeoutMs);
+      this.#discardThrough = {
+        marker: Buffer.from(marker, "latin1"),
+        tail: Buffer.alloc(0),
+        seen: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.socket.resume();
+    });
+  }
+
+  #dropThroughMarker(chunk: Buffer): Buffer {
+    const state = this.#discardThrough!;
+    // Keep the last marker-length bytes: the marker may be split across reads.
+    const window = Buffer.concat([state.tail, chunk]);
+    const at = window.indexOf(state.marker);
+    if (at === -1) {
+      state.tail = window.subarray(Math.max(0, window.length - state.marker.length + 1));
+      return Buffer.alloc(0);
+    }
+    this.#discardThrough = null;
+    state.seen();
+    return window.subarray(at + state.marker.length);
   }
 
   destroy(): void {

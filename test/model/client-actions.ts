@@ -5,14 +5,15 @@
  * its modes, states and protocols say a client can do it and the machine takes its event.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { eventually } from "../support.js";
 import type { ConnectionEvent } from "../../machines/connection.machine.js";
-import { type ClientAction, HEADER_TIMEOUT_EVENT } from "./connection-model.js";
-import { IDLE_TIMEOUT_MS, MAX_HEADER_SIZE, PASSWORDS, type Session } from "./live-harness.js";
+import { type ClientAction, HEADER_TIMEOUT_EVENT, LINGER_TIMEOUT_EVENT } from "./connection-model.js";
+import { IDLE_TIMEOUT_MS, LINGER_TIMEOUT_MS, MAX_HEADER_SIZE, PASSWORDS, type Session } from "./live-harness.js";
 
 type Action = ClientAction<Session>;
 
+/** Open and reading: where a client's commands are read and run. */
 const OPEN = ["ready", "authenticated"] as const;
-const ANY = ["header", "ready", "authenticated"] as const;
 const RESP = ["resp2", "resp3"] as const;
 
 function headerLine(key: string, length: number): string {
@@ -114,35 +115,6 @@ export const CLIENT_ACTIONS: readonly Action[] = [
     states: ["header"],
     drive: async (s) => s.expect(["-ERR Protocol error: header timeout"], "text", s.limits.headerTimeout + 3000),
   },
-  // ---- commands ------------------------------------------------------------------------------
-  {
-    label: "pipelines two commands",
-    event: ev({ type: "COMMANDS", items: [["ping"], ["ping"]] }),
-    modes: ["auto"],
-    states: OPEN,
-    drive: async (s) => {
-      s.send(["ping"], ["ping"]); // one write: one network read, one batch
-      await s.expect(["+PONG", "+PONG"]);
-    },
-  },
-  {
-    label: "sends an unbalanced quote",
-    event: ev({ type: "COMMANDS", items: [{ error: "Protocol error: unbalanced quotes", close: false }] }),
-    modes: ["auto"],
-    states: OPEN,
-    protocols: ["text"],
-    drive: async (s) => {
-      s.sendRaw('ping "oops\r\n');
-      await s.expect(["-ERR Protocol error: unbalanced quotes"]); // an error, not a close
-    },
-  },
-  {
-    label: "tries a wrong password",
-    event: ev({ type: "COMMANDS", items: [["authenticate", "alice", "wrong"]] }),
-    modes: ["auto"],
-    states: OPEN,
-    drive: async (s) => s.request(["authenticate", "alice", "wrong"], ["-ERR Wrong username or password"]),
-  },
   // ---- logins --------------------------------------------------------------------------------
   {
     label: "logs in with the application's command",
@@ -186,17 +158,39 @@ export const CLIENT_ACTIONS: readonly Action[] = [
       await s.expectHello(3);
     },
   },
+  // ---- the client falls behind -------------------------------------------------------------
+  {
+    label: "stops reading while the server pushes to it",
+    event: ev({ type: "OUTPUT_BACKED_UP" }),
+    modes: ["auto"],
+    states: OPEN,
+    drive: (s) => s.pushUntilPaused(), // through server.connections, past the high-water mark
+  },
+  {
+    label: "reads its replies again",
+    event: ev({ type: "OUTPUT_CAUGHT_UP" }),
+    modes: ["auto"],
+    states: ["paused"],
+    drive: (s) => s.readPushes(),
+  },
+  {
+    label: "the server pushes to it past maxOutputBuffer",
+    event: ev({ type: "CLOSE", reason: "output_limit" }),
+    modes: ["auto"],
+    states: ["paused"],
+    drive: (s) => s.pushUntilCut(),
+  },
   // ---- closes --------------------------------------------------------------------------------
   {
     label: "sends quit",
-    event: ev({ type: "CLOSE", reason: "quit" }),
+    event: ev({ type: "QUIT", reason: "quit" }),
     modes: ["auto"],
     states: OPEN,
     drive: async (s) => s.request(["quit"], ["+OK"]),
   },
   {
     label: "sends a line over maxLineLength",
-    event: ev({ type: "CLOSE", reason: "protocol_error" }),
+    event: ev({ type: "QUIT", reason: "protocol_error" }),
     modes: ["auto"],
     states: OPEN,
     protocols: ["text"],
@@ -207,7 +201,7 @@ export const CLIENT_ACTIONS: readonly Action[] = [
   },
   {
     label: "sends a malformed RESP request",
-    event: ev({ type: "CLOSE", reason: "protocol_error" }),
+    event: ev({ type: "QUIT", reason: "protocol_error" }),
     modes: ["auto"],
     states: OPEN,
     protocols: RESP,
@@ -217,31 +211,69 @@ export const CLIENT_ACTIONS: readonly Action[] = [
     },
   },
   {
-    label: "stops reading its replies",
-    event: ev({ type: "CLOSE", reason: "output_limit" }),
+    label: "is closed by an operator (server.connections)",
+    event: ev({ type: "QUIT", reason: "quit" }),
+    modes: ["auto"],
+    states: ["header", "afterQueue"],
+    drive: async (s) => s.entry!.close(),
+  },
+  {
+    label: "is there when the server shuts down",
+    event: ev({ type: "DRAIN", reason: "server_closing" }),
+    modes: ["auto"],
+    // Not while paused: the shutdown would close at once (nothing is owed), leaving the model's
+    // `afterQueue` behind before the next step; `has a command running` takes that transition.
+    states: ["header"],
+    needsOwnServer: true,
+    drive: async (s) => s.shutDown(),
+  },
+  {
+    label: "has a command running when the server shuts down",
+    event: ev({ type: "DRAIN", reason: "server_closing" }),
     modes: ["auto"],
     states: OPEN,
+    needsOwnServer: true,
     drive: async (s) => {
-      s.client.pause();
-      s.send(["flood"]);
-      await s.serverClosed(); // cut past maxOutputBuffer
-      s.client.resumeDiscarding(); // then read what the kernel still holds, up to the close
+      await s.hold(); // `hold` runs until released, `ping` waits behind it
+      s.shutDown();
+    },
+  },
+  {
+    label: "gets every reply it is owed",
+    event: ev({ type: "REPLIES_SENT" }),
+    modes: ["auto"],
+    states: ["afterQueue", "afterReply"],
+    drive: async (s) => {
+      // After a shutdown every command received is answered; after a quit only the running one.
+      const expected = s.release(s.model?.matches({ open: { flow: { closing: "afterQueue" } } }) ?? false);
+      if (expected.length > 0) await s.expect(expected);
     },
   },
   {
     label: "closes its socket",
     event: ev({ type: "CLOSE", reason: "client_closed" }),
     modes: ["auto", "line"],
-    states: ANY,
+    // Not in afterReply: after a quit the server does not wait there for the client, so the
+    // only next step the model and the server agree on is the reply going out.
+    states: ["header", "ready", "authenticated", "paused", "afterQueue", "lingering"],
     drive: async (s) => s.client.destroy(),
   },
   {
-    label: "stays idle",
-    event: ev({ type: "CLOSE", reason: "idle_timeout" }),
+    label: "keeps its socket open past the linger time",
+    event: { type: LINGER_TIMEOUT_EVENT },
     modes: ["auto"],
-    states: ANY,
+    states: ["lingering"],
+    // Two seconds each: one path is enough.
+    when: (snapshot) => snapshot.context.closeReason === "quit" && snapshot.context.protocol === "text",
+    drive: async (s) => s.serverClosed(LINGER_TIMEOUT_MS + 3000), // the server's linger timer releases the socket
+  },
+  {
+    label: "stays idle",
+    event: ev({ type: "IDLE_TIMEOUT" }),
+    modes: ["auto"],
+    states: ["header", "ready", "authenticated"],
     needsIdleTimeout: true,
-    drive: async (s) => s.client.closed(IDLE_TIMEOUT_MS + 3000), // closed silently: the closed check sees no bytes
+    drive: async (s) => eventually(() => s.client.endedByServer, IDLE_TIMEOUT_MS + 3000, "the idle connection to be ended"), // silently
   },
   // ---- a header at the limit whose line ending is split (once refused as too large) ---------
   {

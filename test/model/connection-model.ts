@@ -6,17 +6,29 @@
  */
 import { initialTransition, type SnapshotFrom, transition } from "xstate";
 import { getShortestPaths, getStateNodes, toDirectedGraph, type DirectedGraphNode } from "xstate/graph";
-import { type ConnectionEvent, type ConnectionInput, type ConnectionMachine, connectionMachine, connectionStateOf } from "../../machines/connection.machine.js";
+import {
+  type ConnectionEvent,
+  type ConnectionInput,
+  type ConnectionMachine,
+  connectionMachine,
+  connectionPhaseOf,
+  connectionStateOf,
+} from "../../machines/connection.machine.js";
 import { type HandshakeMode, type WireProtocol } from "../../src/protocol/wire.js";
 
 export type ConnectionSnapshot = SnapshotFrom<ConnectionMachine>;
-export type ModelState = "header" | "ready" | "authenticated" | "closed";
+/**
+ * Where a client finds the connection: its phase (`connectionPhaseOf`), with `reading` split
+ * into the two login states a client can tell apart.
+ */
+export type ModelState = "header" | "ready" | "authenticated" | "paused" | "afterQueue" | "afterReply" | "lingering" | "closed";
 
-/** The delayed transition out of `header`, as XState names its event (read from the machine). */
+/** The delayed transitions, as XState names their events (read from the machine). */
 export const HEADER_TIMEOUT_EVENT: string = connectionMachine.getStateNodeById("connection.header").after[0]?.eventType ?? "(no after)";
+export const LINGER_TIMEOUT_EVENT: string = connectionMachine.getStateNodeById("connection.lingering").after[0]?.eventType ?? "(no after)";
 
-/** An event the model can take: the machine's own, or its `after: headerTimeout` timer. */
-export type ModelEvent = ConnectionEvent | { readonly type: typeof HEADER_TIMEOUT_EVENT };
+/** An event the model can take: the machine's own, or one of its `after` timers. */
+export type ModelEvent = ConnectionEvent | { readonly type: typeof HEADER_TIMEOUT_EVENT } | { readonly type: typeof LINGER_TIMEOUT_EVENT };
 
 /** Servers the paths run on: one per handshake mode, and one with an idle timeout. */
 export type ServerProfile = HandshakeMode | "idle";
@@ -37,6 +49,10 @@ export interface ClientAction<Session = unknown> {
   readonly protocols?: readonly WireProtocol[];
   /** Needs the server with an idle timeout. */
   readonly needsIdleTimeout?: boolean;
+  /** Shuts its server down: the path gets a server of its own. */
+  readonly needsOwnServer?: boolean;
+  /** Offered only where this holds as well (to keep slow actions to one path). */
+  readonly when?: (snapshot: ConnectionSnapshot) => boolean;
   /** Set when the live server is known not to follow the machine here: that path is a todo. */
   readonly knownBug?: string;
   readonly drive: (session: Session) => Promise<void>;
@@ -54,6 +70,8 @@ export interface ModelStep<Session = unknown> {
 export interface ModelPath<Session = unknown> {
   readonly mode: HandshakeMode;
   readonly profile: ServerProfile;
+  /** The path shuts its server down, so it runs on one of its own. */
+  readonly ownServer: boolean;
   readonly name: string;
   readonly steps: readonly ModelStep<Session>[];
   readonly knownBug: string | undefined;
@@ -65,13 +83,16 @@ const ALL_PROTOCOLS: readonly WireProtocol[] = ["text", "resp2", "resp3"];
 const NO_SUPERVISOR = { id: "model-supervisor" } as unknown as ConnectionInput["supervisor"];
 
 export function modelStateOf(snapshot: ConnectionSnapshot): ModelState {
-  return connectionStateOf(snapshot);
+  const phase = connectionPhaseOf(snapshot);
+  return phase === "reading" ? (connectionStateOf(snapshot) as "ready" | "authenticated") : phase;
 }
 
-/** The part of a snapshot that decides what a client sees: the state, the protocol, why it closed. */
+/** The part of a snapshot that decides what a client sees: the state, the login, the protocol, why it closes. */
 function abstractState(snapshot: ConnectionSnapshot): string {
   const { protocol, closeReason } = snapshot.context;
-  return `${modelStateOf(snapshot)}/${protocol}${closeReason ? `/${closeReason}` : ""}`;
+  const state = modelStateOf(snapshot);
+  const login = state === "paused" || state === "afterQueue" || state === "afterReply" ? `:${connectionStateOf(snapshot)}` : "";
+  return `${state}${login}/${protocol}${closeReason ? `/${closeReason}` : ""}`;
 }
 
 /**
@@ -95,6 +116,7 @@ function offers<Session>(action: ClientAction<Session>, mode: HandshakeMode, sna
     action.modes.includes(mode) &&
     action.states.includes(state) &&
     (action.protocols ?? ALL_PROTOCOLS).includes(snapshot.context.protocol) &&
+    (action.when?.(snapshot) ?? true) &&
     snapshot.can(action.event as ConnectionEvent)
   );
 }
@@ -118,7 +140,7 @@ export function transitionsTaken(machine: ConnectionMachine, snapshot: Connectio
 export function generatePaths<Session>(
   actions: readonly ClientAction<Session>[],
   mode: HandshakeMode,
-  options: { headerTimeout: number; maxHeaderSize: number; machine?: ConnectionMachine },
+  options: { headerTimeout: number; maxHeaderSize: number; lingerTimeout: number; machine?: ConnectionMachine },
 ): ModelPath<Session>[] {
   const machine = options.machine ?? connectionMachine;
   const byEvent = new Map<ModelEvent, ClientAction<Session>>(actions.map((action) => [action.event, action]));
@@ -128,6 +150,7 @@ export function generatePaths<Session>(
     handshake: mode,
     maxHeaderSize: options.maxHeaderSize,
     headerTimeout: options.headerTimeout,
+    lingerTimeout: options.lingerTimeout,
     supervisor: NO_SUPERVISOR,
   };
   const paths = getShortestPaths(machine, {
@@ -153,6 +176,7 @@ export function generatePaths<Session>(
     return {
       mode,
       profile: acted.some((action) => action.needsIdleTimeout) ? "idle" : mode,
+      ownServer: acted.some((action) => action.needsOwnServer),
       name: `${mode}: ${acted.map((action) => action.label).join(" → ") || "connects"} ⇒ ${abstractState(snapshot)}`,
       steps,
       knownBug: acted.find((action) => action.knownBug)?.knownBug,

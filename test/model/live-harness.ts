@@ -1,11 +1,12 @@
 /**
- * Live side of the model tests: a test application with ordinary, `@authenticated`, login
- * and logout commands; one real server per profile on 127.0.0.1 with small timeouts; and a
+ * Live side of the model tests: a test application with ordinary, `@authenticated`, login,
+ * logout and held (until the test releases it) commands; one real server per profile on
+ * 127.0.0.1 with small timeouts (a path that shuts its server down gets its own); and a
  * `Session` per path, which drives one real client through the model's steps and checks,
  * at each state, what the server allows and refuses and what it says about itself.
  */
 import assert from "node:assert/strict";
-import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import type { CloseReason, HandshakeMode, WireProtocol } from "../../src/protocol/wire.js";
 import {
@@ -22,6 +23,7 @@ import {
   status,
 } from "../../src/index.js";
 import { eventually } from "../support.js";
+import { connectionStateOf } from "../../machines/connection.machine.js";
 import { type ConnectionSnapshot, modelStateOf, type ServerProfile } from "./connection-model.js";
 import { CloseReasonLog, LiveObserver } from "./live-observer.js";
 import { RawClient, renderReply, resp } from "../wire.js";
@@ -31,6 +33,15 @@ export const MAX_HEADER_SIZE = 255;
 export const MAX_LINE_LENGTH = 1024;
 export const HEADER_TIMEOUT_MS = 500;
 export const IDLE_TIMEOUT_MS = 300;
+/** What the server's own `lingering` timer waits (src/socket-output.ts LINGER_MS). */
+export const LINGER_TIMEOUT_MS = 2000;
+
+/** A held command of a connection: `hold` runs until the test releases it. */
+interface Hold {
+  readonly entered: () => void;
+  readonly released: Promise<void>;
+}
+const HOLDS = new Map<string, Hold>();
 
 /** The application every model server runs. */
 class ModelCommands extends CommandHandler {
@@ -60,14 +71,14 @@ class ModelCommands extends CommandHandler {
     return status("OK");
   }
 
-  /** Pushes 64 KiB messages until the connection is cut (bounded, should the limit fail). */
+  /** Runs until the test releases it (`Session.hold`): a command still owed its reply. */
   @parameter()
-  async flood(): Promise<void> {
-    const message = "f".repeat(64 * 1024);
-    for (let i = 0; i < 1000 && !this.signal.aborted; i++) {
-      this.connection.push(message);
-      await nextTurn();
-    }
+  async hold(): Promise<string> {
+    const hold = HOLDS.get(this.connection.id);
+    if (!hold) return "not held";
+    hold.entered();
+    await hold.released;
+    return "held";
   }
 }
 
@@ -112,14 +123,10 @@ export async function stopLiveServer(live: LiveServer): Promise<void> {
   await live.server.close({ timeout: 2000 });
 }
 
-/** How many transitions and batches the server had recorded for a connection, at some moment. */
-export interface Mark {
-  readonly transitions: number;
-  readonly batches: number;
-}
-
-/** Where a connection's record starts, before the server has done anything with it. */
-export const START: Mark = { transitions: 0, batches: 0 };
+/** A 64 KiB message, for pushes that fill the client's buffers. */
+const FILLER = "f".repeat(64 * 1024);
+/** The push that ends a run of fillers: the client drops everything through it. */
+const MARKER = "end-of-filler";
 
 /** One client's walk along one model path. */
 export class Session {
@@ -128,6 +135,13 @@ export class Session {
   readonly id: string;
   /** The protocol the model says the connection speaks before the step being driven. */
   protocol: WireProtocol = "text";
+  /** Where the model is before the step being driven. */
+  model: ConnectionSnapshot | null = null;
+  /** The server's shutdown, once a step started it. */
+  shutdown: Promise<unknown> | null = null;
+  /** How many of the server's transitions for this connection the steps so far accounted for. */
+  consumed = 0;
+  #hold: { entered: Promise<void>; release: () => void; pipelined: number } | null = null;
 
   private constructor(live: LiveServer, client: RawClient, id: string) {
     this.live = live;
@@ -135,9 +149,13 @@ export class Session {
     this.id = id;
   }
 
-  /** Connects, and finds this client among the server's connections by its port. */
+  /**
+   * Connects, and finds this client among the server's connections by its port. The client
+   * keeps its side open when the server ends the connection (allowHalfOpen), so a lingering
+   * connection stays lingering until a step closes it.
+   */
   static async open(live: LiveServer): Promise<Session> {
-    const client = await RawClient.connect(live.port);
+    const client = await RawClient.connect(live.port, { allowHalfOpen: true });
     const port = client.socket.localPort;
     let id: string | undefined;
     await eventually(
@@ -152,28 +170,99 @@ export class Session {
     return PROFILE_OPTIONS[this.live.profile];
   }
 
-  mark(): Mark {
-    const record = this.live.observer.of(this.id);
-    return { transitions: record.transitions.length, batches: record.batches };
+  /** The server's view of this connection, while it lists it. */
+  get entry() {
+    return this.live.server.connections.get(this.id);
   }
 
-  /** Transition keys the server's connection actor took since `mark`. */
-  transitionsSince(mark: Mark): string[] {
-    return this.live.observer.of(this.id).transitions.slice(mark.transitions);
+  /** Transition keys the server's connection actor took and no step has accounted for yet. */
+  unconsumed(): string[] {
+    return this.live.observer.of(this.id).transitions.slice(this.consumed);
+  }
+
+  /** The state value the server's actor was in after the transitions accounted for so far (its initial state before any). */
+  valueAtConsumed(): unknown {
+    return this.consumed === 0 ? "header" : this.live.observer.of(this.id).values[this.consumed - 1];
   }
 
   /**
-   * Waits (bounded) until the server's connection actor has taken `count` transitions since
-   * `mark`: a step's bytes may still be on their way when its driver returns. A server that
-   * takes fewer is caught by the checks that follow.
+   * Waits (bounded) until the server's connection actor has taken `count` transitions no step
+   * accounted for: a step's bytes may still be on their way when its driver returns. A server
+   * that takes fewer is caught by the checks that follow.
    */
-  async settle(mark: Mark, count: number, timeoutMs = 2000): Promise<void> {
+  async settle(count: number, timeoutMs = 2000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.transitionsSince(mark).length < count && Date.now() < deadline) await sleep(2);
+    while (this.unconsumed().length < count && Date.now() < deadline) await sleep(2);
   }
 
-  batchesSince(mark: Mark): number {
-    return this.live.observer.of(this.id).batches - mark.batches;
+  batches(): number {
+    return this.live.observer.of(this.id).batches;
+  }
+
+  /** The live phase the server's actor is in now (for drivers that wait on the server). */
+  #liveValue(): unknown {
+    return this.live.observer.of(this.id).value;
+  }
+
+  async #serverReaches(predicate: (value: unknown) => boolean, what: string, timeoutMs = 3000): Promise<void> {
+    await eventually(() => predicate(this.#liveValue()) || this.live.observer.of(this.id).status !== "active", timeoutMs, what);
+  }
+
+  // ---- operator actions, through the server's public API ----------------------------------
+
+  /** Stops reading, and pushes 64 KiB messages through `server.connections` until the server pauses reading. */
+  async pushUntilPaused(): Promise<void> {
+    this.client.pause();
+    const paused = (value: unknown) => JSON.stringify(value).includes('"paused"');
+    // Bounded: the kernel's buffers take a few MB; the output limit is 256 KiB beyond them.
+    for (let i = 0; i < 400 && !paused(this.#liveValue()); i++) {
+      this.entry?.push(FILLER);
+      await sleep(1);
+    }
+    assert.ok(paused(this.#liveValue()), "the server paused reading");
+  }
+
+  /** Pushes until the server cuts the connection at maxOutputBuffer. */
+  async pushUntilCut(): Promise<void> {
+    for (let i = 0; i < 400 && this.live.observer.of(this.id).status === "active"; i++) {
+      this.entry?.push(FILLER);
+      await sleep(1);
+    }
+    this.client.resumeDiscarding(); // then read what the kernel still holds, up to the close
+  }
+
+  /** Reads the pushed messages; once the server resumed, one last push marks the end of them. */
+  async readPushes(): Promise<void> {
+    const through = this.client.discardThrough(`${MARKER}\r\n`); // every protocol ends the frame there
+    await this.#serverReaches((value) => !JSON.stringify(value).includes('"paused"'), "the server to resume reading");
+    this.entry?.push(MARKER);
+    await through;
+  }
+
+  /** Sends `hold` (and `ping` behind it) in one write, and waits until hold runs. */
+  async hold(): Promise<void> {
+    let entered!: () => void;
+    let release!: () => void;
+    const enteredPromise = new Promise<void>((resolve) => (entered = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    HOLDS.set(this.id, { entered, released });
+    this.#hold = { entered: enteredPromise, release, pipelined: 1 };
+    this.send(["hold"], ["ping"]);
+    await enteredPromise;
+  }
+
+  /** Lets a held command finish; resolves with what the client should get for it (and the ping behind it, unless dropped). */
+  release(withQueued: boolean): string[] {
+    const hold = this.#hold;
+    if (!hold) return [];
+    this.#hold = null;
+    hold.release();
+    return withQueued ? ["held", "+PONG"] : ["held"];
+  }
+
+  /** Shuts the server down, as an operator would; the close goes on while later steps run. */
+  shutDown(): void {
+    this.shutdown ??= this.live.server.close({ timeout: 10_000 });
   }
 
   // ---- what drivers use --------------------------------------------------------------------
@@ -220,37 +309,56 @@ export class Session {
 
   // ---- state checks ------------------------------------------------------------------------
 
-  /** Checks that the server is where the model is, and allows and refuses what that state does. */
-  async check(model: ConnectionSnapshot): Promise<void> {
+  /**
+   * Checks that the server is where the model is, and allows and refuses what that state
+   * does. In a state the server passes through without waiting on the client (closing after a
+   * quit, say), the server's record of the state it was in is what is compared.
+   */
+  async check(model: ConnectionSnapshot, closedByClient: boolean): Promise<void> {
     const state = modelStateOf(model);
     this.protocol = model.context.protocol;
-    if (state === "closed") return this.#checkClosed(model.context.closeReason);
+    this.model = model;
+    if (state === "closed") return this.#checkClosed(model.context.closeReason, closedByClient);
 
-    const record = this.live.observer.of(this.id);
-    if (record.value !== undefined) assert.deepEqual(record.value, model.value, "the server's connection actor is in the model's state");
-    const entry = this.live.server.connections.get(this.id);
+    assert.deepEqual(this.valueAtConsumed(), model.value, "the server's connection actor was in the model's state");
+    // It has moved on without waiting on the client (a quit's reply went out): its record said
+    // where it was, and the model's next step accounts for where it went.
+    if (this.unconsumed().length > 0) return;
+    const entry = this.entry;
     assert.ok(entry, "server.connections still lists the connection");
-    assert.equal(entry.state, state, "server.connections reports the model's state");
     assert.equal(entry.protocol, model.context.protocol, "the connection speaks the model's protocol");
+    if (state === "lingering") {
+      assert.equal(entry.state, "closed", "a lingering connection reports itself closed");
+      await eventually(() => this.client.endedByServer, 3000, "the server to end the connection");
+      assert.equal(this.client.buffered, "", "nothing unexpected was sent before the end");
+      return;
+    }
+    assert.equal(entry.state, connectionStateOf(model), "server.connections reports the model's state");
     assert.equal(entry.user, model.context.user, "the connection has the model's user");
-
     if (state === "header") {
       // Nothing has run: not a byte has come back.
       assert.equal(this.client.buffered, "", "nothing is replied before the handshake");
       return;
     }
+    if (state !== "ready" && state !== "authenticated") return; // reading is paused or over: nothing to probe
+
     assert.deepEqual({ ...entry.header }, { ...model.context.header }, "the header the server kept is the model's");
-    // Ordinary commands run; @authenticated ones only once logged in.
+    // Ordinary commands run; @authenticated ones only once logged in. One write: one batch.
     const refusal = this.protocol === "text" ? "-ERR Authorization required" : "-NOAUTH Authentication required.";
-    await this.request(["ping"], ["+PONG"]);
-    await this.request(["whoami"], [state === "authenticated" ? `user ${model.context.user}` : refusal]);
-    assert.equal(entry.state, state, "probing did not change the state");
+    const batches = this.batches();
+    this.send(["ping"], ["whoami"]);
+    await this.expect(["+PONG", state === "authenticated" ? `user ${model.context.user}` : refusal]);
+    assert.ok(this.batches() > batches, "the handler actor received the batch");
+    if (this.protocol === "text") await this.request(['ping "oops'], ["-ERR Protocol error: unbalanced quotes"]); // an error, not a close
+    assert.equal(entry.state, connectionStateOf(model), "probing did not change the state");
   }
 
-  async #checkClosed(reason: CloseReason | null): Promise<void> {
-    await this.client.closed();
-    if (reason !== "client_closed") assert.ok(this.client.endedByServer, "the server closed the socket");
+  async #checkClosed(reason: CloseReason | null, closedByClient: boolean): Promise<void> {
+    await eventually(() => this.live.observer.of(this.id).status === "done", LINGER_TIMEOUT_MS + 3000, "the server's connection actor to be done");
+    // The client keeps its side open (allowHalfOpen): what it sees of a server's close is the end of the stream.
+    if (!closedByClient) await eventually(() => this.client.endedByServer, 3000, "the server to close the socket");
     assert.equal(this.client.buffered, "", "nothing unexpected was sent before the close");
+    this.client.destroy();
     await eventually(() => !this.live.server.connections.has(this.id), 2000, "the server to drop the connection");
     const record = this.live.observer.of(this.id);
     assert.equal(record.status, "done", "the server's connection actor is done");
@@ -259,7 +367,11 @@ export class Session {
     assert.equal(this.live.log.reasons.get(this.id), reason, "the server logged the model's close reason");
   }
 
-  close(): void {
+  /** Ends the walk: a held command is let go, the client closes, and a server shut down by a step finishes closing. */
+  async close(): Promise<void> {
+    this.release(false);
+    HOLDS.delete(this.id);
     this.client.destroy();
+    await this.shutdown;
   }
 }

@@ -13,6 +13,8 @@ import { transitionKey } from "./connection-model.js";
 interface ConnectionRecord {
   /** Keys of the transitions taken, in order. */
   readonly transitions: string[];
+  /** The state value after each of them (same index). */
+  readonly values: unknown[];
   /** State value and status after the last microstep. */
   value: unknown;
   status: string;
@@ -42,7 +44,10 @@ export class LiveObserver {
         const id = snapshot.context?.id;
         if (snapshot.machine?.id !== "connection" || typeof id !== "string") return;
         const record = this.#record(id);
-        for (const t of event._transitions) record.transitions.push(transitionKey(t as unknown as AnyTransition));
+        for (const t of event._transitions) {
+          record.transitions.push(transitionKey(t as unknown as AnyTransition));
+          record.values.push(snapshot.value);
+        }
         record.value = snapshot.value;
         record.status = snapshot.status;
       } else if (event.type === "@xstate.event" && event.event.type === "COMMANDS") {
@@ -65,7 +70,7 @@ export class LiveObserver {
   #record(id: string): ConnectionRecord {
     let record = this.#records.get(id);
     if (!record) {
-      record = { transitions: [], value: undefined, status: "active", batches: 0 };
+      record = { transitions: [], values: [], value: undefined, status: "active", batches: 0 };
       this.#records.set(id, record);
     }
     return record;
