@@ -29,8 +29,8 @@ import type { HeaderLimits } from "../src/limits.js";
  * state it reaches (src/connection.ts). The per-read command traffic never passes through
  * it: each read's batch goes straight to the handler actor (machines/handler.machine.ts).
  *
- * The idle timeout is decided here (`IDLE_TIMEOUT` closes only an idle `header` or a
- * `reading` connection) but clocked by one server-wide sweep, as Redis's clientsCron does:
+ * The idle timeout is decided here (`IDLE_TIMEOUT` closes a connection in `header` or
+ * `serving`, never one that is closing already) but clocked by one server-wide sweep, as Redis's clientsCron does:
  * an `after` timer per open connection would cost every idle connection a timer and its
  * bookkeeping, and re-arming it on activity would put an event on every read.
  *
@@ -211,12 +211,13 @@ export const connectionMachine = setup({
               on: {
                 DRAIN: { target: "closing.afterQueue", actions: "keepCloseReasonOfEvent" },
                 QUIT: { target: "closing.afterReply", actions: "keepCloseReasonOfEvent" },
+                // Paused too: a client that reads none of its replies is idle, as in Redis.
+                IDLE_TIMEOUT: { target: "#connection.lingering", actions: { type: "keepCloseReason", params: { reason: "idle_timeout" } } },
               },
               states: {
                 reading: {
                   on: {
                     OUTPUT_BACKED_UP: { target: "paused" },
-                    IDLE_TIMEOUT: { target: "#connection.lingering", actions: { type: "keepCloseReason", params: { reason: "idle_timeout" } } },
                   },
                 },
                 paused: {

@@ -273,7 +273,11 @@ export class Connection implements ConnectionInfo, RunnerHost {
       overflow: (unsent) => this.#overflow(unsent),
       // The machine decides what they change: reading pauses and resumes only while serving.
       backedUp: () => this.#send({ type: "OUTPUT_BACKED_UP" }),
-      caughtUp: () => this.#send({ type: "OUTPUT_CAUGHT_UP" }),
+      caughtUp: () => {
+        // A client that reads its replies is active, even while it sends nothing (a long download).
+        if (this.#limits.idleTimeout > 0) this.#lastActive = Date.now();
+        this.#send({ type: "OUTPUT_CAUGHT_UP" });
+      },
     }));
   }
 
@@ -284,12 +288,19 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   /** @internal The server's idle sweep: tells the machine when this connection has been idle too long. */
   _closeIfIdle(now: number, idleTimeout: number): void {
-    // Only these two take IDLE_TIMEOUT: the sweep sends no event the machine would drop.
-    if (this.#phase !== "header" && this.#phase !== "reading") return;
-    // A running command is activity; so is a subscription (Redis never times those out), but
-    // only a logged-in one when the application has logins: strangers must not hold slots.
+    // Only these take IDLE_TIMEOUT: the sweep sends no event the machine would drop.
+    const phase = this.#phase;
+    if (phase !== "header" && phase !== "reading" && phase !== "paused") return;
+    // A running command is activity. While paused, what counts is the client taking its
+    // output: one that reads none of it is idle, as Redis counts a client whose replies make
+    // no progress, even though its command may still wait to write. A subscription is
+    // activity too (Redis never times those out), but only a logged-in one when the
+    // application has logins: strangers must not hold slots.
     const mayIdle = this.application.settings.authenticate === undefined || this.user !== null;
-    if (this.#runner?.busy || (mayIdle && this.#view !== null && this.#services.server.pubsub.subscriptionCount(this.#view) > 0)) {
+    if (
+      (phase === "reading" ? this.#runner?.busy === true : this.#outputOrNull?.progressed() === true) ||
+      (mayIdle && this.#view !== null && this.#services.server.pubsub.subscriptionCount(this.#view) > 0)
+    ) {
       this.#lastActive = now;
       return;
     }

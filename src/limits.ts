@@ -37,8 +37,10 @@ export const LIMITS = {
   /**
    * Milliseconds a connection may go without sending a complete command, and with none
    * running, before it is closed (default 0 = never). Bytes that never make a command
-   * do not count, so a client trickling one byte a second cannot hold its slot. Logged-in
-   * (or, without logins, all) pub/sub subscribers are exempt, as in Redis.
+   * do not count, so a client trickling one byte a second cannot hold its slot; nor does a
+   * command that only waits for a client that stopped reading its replies (one still
+   * reading a long reply is active). Logged-in (or, without logins, all) pub/sub
+   * subscribers are exempt, as in Redis.
    */
   idleTimeout: { default: 0, unit: "ms", zeroIsOff: true },
   /**

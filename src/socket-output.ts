@@ -34,6 +34,9 @@ export class SocketOutput {
   #backlog: OutputBacklog | null = null;
   /** While reading is paused because the client is not reading its replies: settles when it has caught up. */
   #drained: Promise<void> | null = null;
+  /** What was still queued when `progressed()` last looked: in the stream, and in libuv's write queue. */
+  #queuedBefore = 0;
+  #unwrittenBefore = 0;
 
   constructor(socket: Socket, limits: Pick<Limits, "maxOutputBuffer" | "outputHighWaterMark">, owner: SocketOutputOwner) {
     this.#socket = socket;
@@ -68,6 +71,24 @@ export class SocketOutput {
    */
   blocked(): Promise<void> | null {
     return this.#drained;
+  }
+
+  /**
+   * True when the client took some of its output since the last call: the kernel accepted
+   * more bytes. The idle sweep asks it of a paused connection, whose one large reply may
+   * drain for longer than the idle timeout while the client reads all along.
+   */
+  progressed(): boolean {
+    const socket = this.#socket;
+    const queued = socket.writableLength; // a write in flight counts whole until it completes
+    // libuv's write queue shrinks as the kernel takes a large write piece by piece. It is not
+    // public API (TCP and TLS handles both have it), hence the guard: without it, only whole writes count.
+    const handle = (socket as unknown as { _handle?: { writeQueueSize?: unknown } })._handle;
+    const unwritten = typeof handle?.writeQueueSize === "number" ? handle.writeQueueSize : queued;
+    const moved = queued < this.#queuedBefore || unwritten < this.#unwrittenBefore;
+    this.#queuedBefore = queued;
+    this.#unwrittenBefore = unwritten;
+    return moved;
   }
 
   /** Hands the backlog to the socket (its strings are latin1: one character per byte). */

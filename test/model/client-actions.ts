@@ -271,9 +271,10 @@ export const CLIENT_ACTIONS: readonly Action[] = [
     label: "stays idle",
     event: ev({ type: "IDLE_TIMEOUT" }),
     modes: ["auto"],
-    states: ["header", "ready", "authenticated"],
+    states: ["header", "ready", "authenticated", "paused"],
     needsIdleTimeout: true,
-    drive: async (s) => eventually(() => s.client.endedByServer, IDLE_TIMEOUT_MS + 3000, "the idle connection to be ended"), // silently
+    // Silently; a client that is not reading sees the end only once it reads again (the check does).
+    drive: async (s) => eventually(() => s.live.observer.of(s.id).value === "lingering", IDLE_TIMEOUT_MS + 3000, "the idle connection to be ended"),
   },
   // ---- a header at the limit whose line ending is split (once refused as too large) ---------
   {

@@ -1,19 +1,28 @@
 /**
  * Connection limits over real sockets on 127.0.0.1: `maxConnections` turns the next client
- * away and the others keep working; `idleTimeout` closes silent connections and clients
- * that trickle bytes that never make a command (slowloris), but not a connection whose
- * command is still running, nor a subscriber.
+ * away and the others keep working; `idleTimeout` closes silent connections, clients
+ * that trickle bytes that never make a command (slowloris) and clients that stop reading
+ * their replies, but not a connection whose command is still running, one whose long reply
+ * is still being read, nor a subscriber.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { Application, CommandHandler, command, parameter, RetopyError, RetopyServer, status, type Status } from "../../src/index.js";
-import { TextClient, useTestBed } from "../support.js";
+import { eventually, TextClient, useTestBed } from "../support.js";
 
 class Basics extends CommandHandler {
   @command({ help: "Replies PONG." })
   ping(): Status {
     return status("PONG");
+  }
+
+  /** A reply of `mb` MiB: far more than the kernel's socket buffers hold. */
+  @parameter({ name: "mb", type: "int" })
+  big(): Buffer {
+    return Buffer.alloc(this.getArgument<number>("mb") << 20, 0x62);
   }
 
   @parameter({ name: "ms", type: "int" })
@@ -121,6 +130,54 @@ describe("idleTimeout", () => {
     assert.deepEqual(await subscriber.readLines(1), ["message news hi"]);
     // The finished command restarts the clock: the busy connection closes an idle period later.
     await busy.closed(IDLE_MS * 4);
+  });
+
+  it("a client that stops reading its replies is idle: closed, though its queued commands still wait to write", async () => {
+    const running = await bed.start(new Application([Basics]), { idleTimeout: IDLE_MS });
+    const socket = connect(running.port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.on("error", () => undefined);
+    socket.pause(); // never reads: the replies back up past the high-water mark and reading pauses
+    // A pipeline of 1 MiB replies: the queue waits, busy, for the client to read the one before.
+    socket.write("big 1\r\n".repeat(40));
+    await eventually(() => running.server.connections.size === 0, IDLE_MS * 10, "the stuck client to be closed");
+    assert.equal(running.server.stats().connectionsCurrent, 0);
+    socket.destroy();
+  });
+
+  it("a client that reads a long reply slowly but steadily is not idle while it drains, though it sends nothing", async () => {
+    const running = await bed.start(new Application([Basics]), { idleTimeout: IDLE_MS });
+    const socket = connect(running.port, "127.0.0.1");
+    await once(socket, "connect");
+    const MB = 1 << 20;
+    const expected = `$${32 * MB}\r\n`.length + 32 * MB + 2;
+    let received = 0;
+    let sinceBreak = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      socket.on("close", () => reject(new Error(`closed after ${received} of ${expected} bytes`)));
+      socket.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        sinceBreak += chunk.length;
+        if (received >= expected) return resolve();
+        if (sinceBreak >= MB) {
+          // A break after every MiB: the download spans several idle periods.
+          sinceBreak = 0;
+          socket.pause();
+          setTimeout(() => socket.resume(), 40);
+        }
+      });
+    });
+    socket.write("*2\r\n$3\r\nbig\r\n$2\r\n32\r\n");
+    const started = Date.now();
+    await done;
+    const took = Date.now() - started;
+    assert.ok(took > IDLE_MS, `the download took ${took} ms, more than an idle period`);
+    assert.equal(received, expected, "the whole reply arrived");
+    assert.equal(socket.readableEnded, false, "the connection is still open after the download");
+    socket.write("*1\r\n$4\r\nping\r\n");
+    const [pong] = (await once(socket, "data", { signal: AbortSignal.timeout(3000) })) as [Buffer];
+    assert.equal(pong.toString(), "+PONG\r\n", "and serves the next command");
+    socket.destroy();
   });
 
   it("with the default (0) nothing is ever closed for idleness", async () => {
