@@ -83,8 +83,9 @@ export class Connection implements ConnectionInfo, RunnerHost {
   readonly application: CommandTable;
   readonly server: ServerInfo;
   readonly stats: StatsBuffer;
+  /** The reply encoder of the statechart's `context.protocol` (kept in step by `#follow`). */
   encoder: ReplyEncoder = DEFAULT_PROTOCOL.encoder;
-  /** The protocol in use; its name is also the statechart's `context.protocol`. */
+  /** The protocol object of the statechart's `context.protocol`: the machine holds the name, this is what it means. */
   #wire: WireProtocolSpec = DEFAULT_PROTOCOL;
   readonly #socket: Socket;
   readonly #limits: ConnectionLimits;
@@ -142,6 +143,7 @@ export class Connection implements ConnectionInfo, RunnerHost {
     });
     this.#actor.subscribe({
       next: (snapshot) => {
+        if (snapshot.context.protocol !== this.#wire.name) this.#follow(snapshot.context.protocol);
         const phase = connectionPhaseOf(snapshot);
         if (phase !== this.#phase) this.#enter(phase, snapshot.context.closeReason);
       },
@@ -211,11 +213,11 @@ export class Connection implements ConnectionInfo, RunnerHost {
 
   /** Switches the replies (and RESP request parsing) to `protocol`, e.g. for HELLO 3. */
   setProtocol(protocol: WireProtocol): void {
-    this.#useProtocol(protocol);
     this.#send({ type: "PROTOCOL", protocol });
   }
 
-  #useProtocol(protocol: WireProtocol): void {
+  /** The machine's protocol changed: replies and request parsing follow it from the next byte on. */
+  #follow(protocol: WireProtocol): void {
     const wire = PROTOCOLS[protocol];
     this.#wire = wire;
     this.encoder = wire.encoder;
@@ -355,7 +357,6 @@ export class Connection implements ConnectionInfo, RunnerHost {
       if (opened) {
         if (phase === "header") {
           // One event for both facts: each event is a full XState macrostep per connection.
-          this.#useProtocol(opened.name);
           this.#actor.send({ type: "HEADER_IMPLICIT", protocol: opened.name });
         } else this.setProtocol(opened.name);
       }
