@@ -12,11 +12,20 @@
  */
 import { type CommandDefinition, type CommandHandler, FINISHED } from "./handler.js";
 
-/** What a command ended with: the value it returned, or what it failed with. */
-export interface Outcome {
-  readonly value: unknown;
-  readonly failed: boolean;
+/**
+ * What a command failed with. A success is its value itself, so the common case (a sync
+ * command that returns) allocates nothing for its outcome; no command can return a `Failure`
+ * (the class is not exported from the package).
+ */
+export class Failure {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
 }
+
+/** What a command ended with: the value it returned, or a `Failure`. */
+export type Outcome = unknown;
 
 /** Bounds the async part of a command (its timeout): settles with the command's outcome or the timeout's. */
 export type Limit = (work: Promise<unknown>) => Promise<Outcome>;
@@ -25,27 +34,33 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
-const succeeded = (value: unknown): Outcome => ({ value, failed: false });
-const failedWith = (value: unknown): Outcome => ({ value, failed: true });
+const failedWith = (error: unknown): Failure => new Failure(error);
 
 /** Whether the client is gone: an async prepare does not start a command nobody will read. */
 export interface RunState {
   readonly stopped: boolean;
 }
 
-/** Runs `definition`'s command on `handler`; `limit`, when given, bounds the command if it goes async. */
+/**
+ * Runs `definition`'s command on `handler`; `limit`, when given, bounds the command if it
+ * goes async. Returns its outcome, or a promise of it once a step went async.
+ */
 export function execute(definition: CommandDefinition, handler: CommandHandler, state: RunState, limit?: Limit): Outcome | Promise<Outcome> {
+  const hooks = definition.hooks;
   let ran: unknown;
   try {
-    ran = run(definition, handler, state);
+    // The fast path, straight through: no initialize or prepare to run first.
+    ran = hooks.initialize || hooks.prepare ? run(definition, handler, state) : definition.invoke(handler);
     if (isThenable(ran)) {
       const work = Promise.resolve(ran);
-      return (limit ? limit(work) : work.then(succeeded, failedWith)).then((outcome) => finish(definition, handler, outcome));
+      return (limit ? limit(work) : work.then(undefined, failedWith)).then((outcome) => finish(definition, handler, outcome));
     }
   } catch (error) {
-    return finish(definition, handler, failedWith(error));
+    return finish(definition, handler, new Failure(error));
   }
-  return finish(definition, handler, succeeded(ran));
+  if (hooks.onFinish) return finish(definition, handler, ran);
+  handler[FINISHED] = true;
+  return ran;
 }
 
 /** initialize, prepare and the command: their value, or a promise of it once one went async. */
@@ -72,11 +87,11 @@ function finish(definition: CommandDefinition, handler: CommandHandler, outcome:
   try {
     finished = handler.onFinish();
   } catch (error) {
-    return outcome.failed ? outcome : failedWith(error);
+    return outcome instanceof Failure ? outcome : new Failure(error);
   }
   if (!isThenable(finished)) return outcome;
   return Promise.resolve(finished).then(
     () => outcome,
-    (error: unknown) => (outcome.failed ? outcome : failedWith(error)),
+    (error: unknown) => (outcome instanceof Failure ? outcome : new Failure(error)),
   );
 }

@@ -11,7 +11,7 @@ import type { StatsBuffer } from "./stats.js";
 import { echoed } from "./client-text.js";
 import { LazyCommandContext, runInCommandContext, tracksCommands } from "./command-context.js";
 import { CommandSignal } from "./command-signal.js";
-import { execute, isThenable, type Outcome } from "./command-lifecycle.js";
+import { execute, Failure, isThenable, type Outcome } from "./command-lifecycle.js";
 import { ERROR_CODE, WireErrors } from "./protocol/wire-errors.js";
 import { PROTOCOLS } from "./protocol/protocols.js";
 
@@ -268,7 +268,7 @@ export class CommandRunner {
       // Each protocol words it for its clients: NOAUTH for Redis clients, the original
       // retopy wording for telnet users.
       const refusal = refuse(PROTOCOLS[this.#host.connection.protocol].loginRequired);
-      return this.#complete(definition, null, refusal, true);
+      return this.#complete(definition, null, new Failure(refusal));
     }
     const timeout = definition.timeout ?? this.#host.commandTimeout;
     // Only a command with a timeout pays for a signal of its own.
@@ -289,16 +289,17 @@ export class CommandRunner {
     } catch (error) {
       // Bad arguments (or a constructor that throws): the command never started, so no onFinish.
       timer?.release();
-      return this.#complete(definition, null, error, true);
+      return this.#complete(definition, null, new Failure(error));
     }
     const outcome = execute(definition, handler, this, timer ? (work) => this.#limit(definition, work, timeout, timer) : undefined);
     if (!isThenable(outcome)) {
       timer?.release();
-      return this.#complete(definition, handler, outcome.value, outcome.failed);
+      return this.#complete(definition, handler, outcome);
     }
-    return outcome.then((settled) => {
+    // A promise of ours (execute never hands back a command's own thenable unsettled).
+    return (outcome as Promise<Outcome>).then((settled) => {
       timer?.release();
-      this.#complete(definition, handler, settled.value, settled.failed);
+      this.#complete(definition, handler, settled);
     });
   }
 
@@ -315,23 +316,20 @@ export class CommandRunner {
   #limit(definition: CommandDefinition, work: Promise<unknown>, timeout: number, timer: CommandSignal): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
       let settled = false;
-      const settle = (value: unknown, failed: boolean) => {
+      const settle = (outcome: Outcome) => {
         if (settled) return;
         settled = true;
         clearTimeout(clock);
         timer.release();
-        resolve({ value, failed });
+        resolve(outcome);
       };
       const clock = setTimeout(() => {
         const error = new CommandTimeoutError(definition.name, timeout);
         this.#host.connection.logger.warn({ command: definition.name, timeout }, "command timed out");
         timer.abort(error);
-        settle(error, true);
+        settle(new Failure(error));
       }, timeout);
-      work.then(
-        (value) => settle(value, false),
-        (error: unknown) => settle(error, true),
-      );
+      work.then(settle, (error: unknown) => settle(new Failure(error)));
     });
   }
 
@@ -353,8 +351,8 @@ export class CommandRunner {
    * Encodes the command's reply (or its error) in queue order and counts it. The reply is
    * what the command wrote, then the value it returned; `+OK` when it gave neither.
    */
-  #complete(definition: CommandDefinition, handler: CommandHandler | null, outcome: unknown, failed: boolean): void {
-    this.#host.stats.countCommand(definition, failed);
+  #complete(definition: CommandDefinition, handler: CommandHandler | null, outcome: Outcome): void {
+    this.#host.stats.countCommand(definition, outcome instanceof Failure);
     if (this.#stopped) {
       this.#owed = false; // the client is gone: drop the reply, write nothing
       return;
@@ -363,7 +361,7 @@ export class CommandRunner {
     // not leave half a reply, which would shift every later reply by one.
     this.#output.beginReply();
     try {
-      this.#encodeOutcome(definition, handler, outcome, failed);
+      this.#encodeOutcome(definition, handler, outcome);
     } catch (error) {
       this.#output.abandonReply();
       try {
@@ -376,9 +374,9 @@ export class CommandRunner {
     this.#owed = false;
   }
 
-  #encodeOutcome(definition: CommandDefinition, handler: CommandHandler | null, outcome: unknown, failed: boolean): void {
-    if (failed) {
-      this.#replyError(this.#errorReply(definition, outcome));
+  #encodeOutcome(definition: CommandDefinition, handler: CommandHandler | null, outcome: Outcome): void {
+    if (outcome instanceof Failure) {
+      this.#replyError(this.#errorReply(definition, outcome.error));
       return;
     }
     // `skipReply()`: the command answered with its pushes, which are already in the output.

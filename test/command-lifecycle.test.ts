@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Application, CommandHandler, parameter } from "../src/index.js";
-import { execute, isThenable, type Outcome } from "../src/command-lifecycle.js";
+import { execute, Failure, isThenable } from "../src/command-lifecycle.js";
 import type { CommandDefinition, HandlerContext } from "../src/handler.js";
 
 type Hooks = { initialize?: "sync" | "async"; prepare?: "sync" | "async"; command?: "sync" | "async" | "throw"; onFinish?: "sync" | "throw" | "reject" };
@@ -40,17 +40,42 @@ function build(hooks: Hooks, log: string[]): { definition: CommandDefinition; ha
   return { definition, handler: new Probe(context) };
 }
 
-async function outcomeOf(result: Outcome | Promise<Outcome>): Promise<Outcome> {
-  return result;
+/** An outcome (a value, or a Failure), settled, as `{ value, failed }` for comparisons. */
+async function outcomeOf(result: unknown): Promise<{ value: unknown; failed: boolean }> {
+  const settled: unknown = await result;
+  return settled instanceof Failure ? { value: settled.error, failed: true } : { value: settled, failed: false };
 }
 
 describe("execute()", () => {
+  it("a handler with no hooks runs straight through: its value, finished, or its error as a Failure", () => {
+    class Plain extends CommandHandler {
+      @parameter()
+      plain(): string {
+        return "plain";
+      }
+      @parameter()
+      broken(): string {
+        throw new Error("broken");
+      }
+    }
+    const application = new Application([Plain]);
+    for (const [name, expected] of [["plain", "plain"], ["broken", "broken"]] as const) {
+      const definition = application.lookup(name)!;
+      const context = { application, definition, argv: [name], values: [], connection: null, server: null } as unknown as HandlerContext;
+      const handler = new Plain(context);
+      const result = execute(definition, handler, { stopped: false });
+      if (name === "plain") assert.equal(result, expected);
+      else assert.equal(((result as Failure).error as Error).message, expected);
+      assert.equal(handler.finished, true);
+    }
+  });
+
   it("runs the hooks in Tornado's order and stays synchronous when every step is", () => {
     const log: string[] = [];
     const { definition, handler } = build({}, log);
     const result = execute(definition, handler, { stopped: false });
     assert.equal(isThenable(result), false);
-    assert.deepEqual(result, { value: "done", failed: false });
+    assert.equal(result, "done", "a success is the value itself: nothing is allocated for it");
     assert.deepEqual(log, ["initialize", "prepare", "command", "onFinish"]);
     assert.equal(handler.finished, true);
   });
@@ -92,10 +117,10 @@ describe("execute()", () => {
     const limited: unknown[] = [];
     const limit = (work: Promise<unknown>) => {
       limited.push(work);
-      return work.then((value) => ({ value: `limited ${String(value)}`, failed: false }));
+      return work.then((value) => `limited ${String(value)}`);
     };
     const sync = build({}, []);
-    assert.deepEqual(execute(sync.definition, sync.handler, { stopped: false }, limit), { value: "done", failed: false });
+    assert.equal(execute(sync.definition, sync.handler, { stopped: false }, limit), "done");
     assert.equal(limited.length, 0);
     const async = build({ command: "async" }, []);
     assert.deepEqual(await outcomeOf(execute(async.definition, async.handler, { stopped: false }, limit)), { value: "limited done", failed: false });
