@@ -122,7 +122,7 @@ export const connectionMachine = setup({
       closeReason: ({ context, event }) =>
         context.closeReason ?? ("reason" in event ? event.reason : null),
     }),
-    /** QUIT while finishing the queue: the running command's reply is now the last. */
+    /** QUIT while finishing the queue (the running command's reply is now the last), or a cut for the output limit. */
     takeCloseReasonOfEvent: assign({
       closeReason: ({ context, event }) => ("reason" in event ? event.reason : context.closeReason),
     }),
@@ -138,6 +138,7 @@ export const connectionMachine = setup({
   guards: {
     headerFitsLimit: ({ context, event }) => event.type === "HEADER" && event.size <= context.maxHeaderSize,
     headerTimeoutEnabled: ({ context }) => context.headerTimeout > 0,
+    cutForOutput: ({ event }) => event.type === "CLOSE" && event.reason === "output_limit",
   },
   delays: {
     headerTimeout: ({ context }) => (context.headerTimeout > 0 ? context.headerTimeout : NEVER_MS),
@@ -160,7 +161,11 @@ export const connectionMachine = setup({
   entry: "reportOpened",
   initial: "header",
   on: {
-    CLOSE: { target: ".closed", actions: "keepCloseReasonOfEvent" },
+    CLOSE: [
+      // Cut for its output limit: that is why it closed, whatever close was under way.
+      { guard: "cutForOutput", target: ".closed", actions: "takeCloseReasonOfEvent" },
+      { target: ".closed", actions: "keepCloseReasonOfEvent" },
+    ],
     PROTOCOL: { actions: "assignProtocol" },
   },
   states: {

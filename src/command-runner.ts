@@ -79,6 +79,7 @@ export class CommandRunner {
   #draining = false;
   /** True while the queue waits for an async command: pushes are not batched then. */
   #waiting = false;
+  #blockedOnOutput = false;
   #stopped = false;
   /**
    * True from the moment a command starts until its one reply is encoded. Whatever path a
@@ -120,6 +121,11 @@ export class CommandRunner {
   /** True while commands are queued or running. */
   get busy(): boolean {
     return this.#draining;
+  }
+
+  /** True while the queue only waits for the client to read what it was already sent. */
+  get waitingOnOutput(): boolean {
+    return this.#blockedOnOutput;
   }
 
   /** Commands received and not replied to yet: the one running (if its reply is owed) and those queued. */
@@ -208,8 +214,10 @@ export class CommandRunner {
     const blocked = this.#host.outputBlocked();
     if (blocked === null) return false;
     this.#waiting = true;
+    this.#blockedOnOutput = true;
     void blocked.then(() => {
       this.#waiting = false;
+      this.#blockedOnOutput = false;
       this.#drain();
     });
     return true;

@@ -458,7 +458,9 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
       case "afterQueue":
       case "afterReply":
         this.#socket.pause(); // nothing more is read
-        if (!this.#runner?.busy) this.#send({ type: "REPLIES_SENT" });
+        // After a quit, a queue that only waits for the client to read is done: what it
+        // wrote goes out while lingering, within that state's bounds, and nothing else runs.
+        if (!this.#runner?.busy || (phase === "afterReply" && this.#runner.waitingOnOutput)) this.#send({ type: "REPLIES_SENT" });
         return;
       case "lingering":
         this.#stopServing();
