@@ -1,7 +1,7 @@
 /**
  * What user code is handed as a connection (`this.connection`, `authenticate`'s argument,
  * pub/sub subscribers): exactly `ConnectionInfo`, and nothing that reaches the socket, the
- * output or the statechart. The `Connection` itself also has `send`, `closeNow` and the
+ * output or the statechart. The `Connection` itself also has `send`, `requestClose` and the
  * runner's hooks; a cast in an application must not find them. One view per connection,
  * made on first use, so maps keyed by it (logins, subscriptions) see one identity.
  */
