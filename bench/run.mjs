@@ -4,7 +4,7 @@
 //   npm run build && node bench/run.mjs
 //
 // Sections: throughput of PING_INLINE, PING_MBULK, SET, GET and INCR at -P 1 and -P 16 with
-// 50 connections; SET/GET with 1,000 connections; SET/GET of 100 KB values; and the memory
+// 50 connections; SET/GET with 50, 1,000 and 5,000 connections; SET/GET of 100 KB values; and the memory
 // of 10,000 idle connections. Each (test, -P) runs as its own redis-benchmark process, so
 // the server's CPU time (utime + stime from /proc/<pid>/stat, every thread) is per test.
 // Within each section the rounds are interleaved — for each round, for each test, for each
@@ -99,8 +99,13 @@ const ALL_SECTIONS = [
   },
   {
     id: "clients",
-    title: "1,000 connections (-c 1000, -P 1)",
-    cells: ["set", "get"].map((test) => cell("clients", test, { clients: 1000, requests: 150_000 })),
+    title: "Many connections (-P 1): 50, 1,000 and 5,000 clients",
+    // The curve shows whatever grows with the number of connections (per-read work, timers,
+    // lookups, write scheduling): a flat ratio from 50 to 5,000 means nothing does.
+    cells: [50, 1000, 5000].flatMap((clients) =>
+      ["set", "get"].map((test) => cell("clients", test, { clients, requests: clients >= 5000 ? 250_000 : 150_000 })),
+    ),
+    showClients: true,
   },
   {
     id: "values",
@@ -575,9 +580,10 @@ function throughputTable(section, results, notes) {
   const lines = [
     `## ${section.title}`,
     "",
-    "| test | -P | server | req/s | p50 ms | p99 ms | CPU µs/req | req/s vs baseline | CPU/req vs baseline |",
-    "|---|--:|---|--:|--:|--:|--:|--:|--:|",
+    `| test | -P |${section.showClients ? " clients |" : ""} server | req/s | p50 ms | p99 ms | CPU µs/req | req/s vs baseline | CPU/req vs baseline |`,
+    `|---|--:|${section.showClients ? "--:|" : ""}---|--:|--:|--:|--:|--:|--:|`,
   ];
+  const lead = (c) => `| ${c.test.toUpperCase()} | ${c.pipeline} |${section.showClients ? ` ${fmt(c.clients)} |` : ""}`;
   for (const c of section.cells) {
     const summary = (name) => {
       const runs = results.get(key(c, name)) ?? [];
@@ -598,12 +604,12 @@ function throughputTable(section, results, notes) {
       for (const run of failed) addNote(notes, name, run.error);
       if (s.ok.length === 0) {
         const why = failed.length ? `error${noteRef(notes, name, failed[0].error)}` : "not run";
-        lines.push(`| ${c.test.toUpperCase()} | ${c.pipeline} | ${name} | ${why} | — | — | — | — | — |`);
+        lines.push(`${lead(c)} ${name} | ${why} | — | — | — | — | — |`);
         continue;
       }
       const partial = failed.length ? ` (${s.ok.length}/${s.runs.length} runs${noteRef(notes, name, failed[0].error)})` : "";
       lines.push(
-        `| ${c.test.toUpperCase()} | ${c.pipeline} | ${name} | ${fmt(s.rps)}${partial} | ${fmt(s.p50, 3)} | ${fmt(s.p99, 3)} | ${fmt(s.cpu, 2)} | ${
+        `${lead(c)} ${name} | ${fmt(s.rps)}${partial} | ${fmt(s.p50, 3)} | ${fmt(s.p99, 3)} | ${fmt(s.cpu, 2)} | ${
           name === "baseline" || !base ? "" : ratio(s.rps, base.rps)
         } | ${name === "baseline" || !base ? "" : ratio(s.cpu, base.cpu)} |`,
       );
