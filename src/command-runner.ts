@@ -88,6 +88,8 @@ export class CommandRunner {
    */
   #owed = false;
   #output = new ReplyOutput();
+  /** Batches sent towards this queue (`expect()`) that `enqueue()` has not received yet. */
+  #expected = 0;
 
   constructor(host: RunnerHost) {
     this.#host = host;
@@ -123,6 +125,19 @@ export class CommandRunner {
     return this.#draining;
   }
 
+  /**
+   * A batch is on its way to `enqueue()` (through the handler actor's mailbox, which may
+   * hold it for a moment): until it arrives, the queue is not idle.
+   */
+  expect(): void {
+    this.#expected++;
+  }
+
+  /** True when nothing is queued, running or on its way: the queue holds nothing worth keeping. */
+  get idle(): boolean {
+    return !this.#draining && this.#expected === 0;
+  }
+
   /** True while the queue only waits for the client to read what it was already sent. */
   get waitingOnOutput(): boolean {
     return this.#blockedOnOutput;
@@ -140,6 +155,7 @@ export class CommandRunner {
    * command may do) before the next command runs.
    */
   enqueue(items: readonly ParsedItem[]): void {
+    if (this.#expected > 0) this.#expected--;
     if (this.#stopped) return;
     if (this.#draining) {
       // Only while an async command holds the queue; the batch itself is never mutated.

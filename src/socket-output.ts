@@ -66,6 +66,15 @@ export class SocketOutput {
   }
 
   /**
+   * True while it holds nothing a fresh SocketOutput would not: it never needed a backlog
+   * (nor the drain listener that comes with one) and the client is not behind. Its owner
+   * may then let it go and make a new one for the next reply.
+   */
+  get disposable(): boolean {
+    return this.#backlog === null && this.#drained === null;
+  }
+
+  /**
    * While the client is not reading its replies: a promise that settles once it has caught
    * up (or the socket closed). Else null.
    */

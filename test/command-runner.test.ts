@@ -103,6 +103,23 @@ describe("CommandRunner", () => {
     assert.equal(idles(), 1);
   });
 
+  it("is idle only when nothing is queued, running or announced (expect) and not yet enqueued", async () => {
+    const { runner, writes } = start();
+    assert.equal(runner.idle, true, "a fresh queue holds nothing");
+    runner.expect(); // a batch on its way through the handler actor's mailbox
+    runner.expect();
+    assert.equal(runner.idle, false, "a batch on its way: the connection must keep this queue");
+    runner.enqueue(words("echo a"));
+    assert.equal(runner.idle, false, "one batch still on its way");
+    runner.enqueue(words("later 20"));
+    assert.equal(runner.idle, false, "an async command runs");
+    for (let i = 0; i < 100 && runner.busy; i++) await sleep(10);
+    assert.equal(runner.idle, true);
+    assert.deepEqual(writes, ["a\r\n", "after 20\r\n"]);
+    runner.enqueue(words("echo b")); // enqueued without expect(): the count never goes below zero
+    assert.equal(runner.idle, true);
+  });
+
   it("an async command holds the queue: replies keep their order across it and across later batches", async () => {
     const { runner, writes, idles } = start();
     runner.enqueue(words("echo a", "later 30", "echo b"));

@@ -39,6 +39,7 @@ describe("SocketOutput", () => {
       for (let i = 0; i < 100 && Buffer.concat(received).length < 14; i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(Buffer.concat(received).toString(), "+OK\r\n$3\r\nabc\r\n");
       assert.equal(output.blocked(), null);
+      assert.equal(output.disposable, true, "nothing held: its owner may let it go");
     } finally {
       close();
     }
@@ -57,12 +58,14 @@ describe("SocketOutput", () => {
       for (let i = 0; i < 128 && output.blocked() === null; i++) output.send(chunk);
       const blocked = output.blocked();
       assert.notEqual(blocked, null, "the output is blocked");
+      assert.equal(output.disposable, false, "behind: its owner must keep it (the backlog, the promise)");
       output.send(chunk); // still behind: no second report
       assert.deepEqual(heard, ["behind"]);
       client.resume();
       await blocked;
       assert.deepEqual(heard, ["behind", "caught up"], "caught up once the client read");
       assert.equal(output.blocked(), null);
+      assert.equal(output.disposable, false, "it made a backlog and listens for drains: still not disposable");
       assert.equal(overflows.length, 0);
 
       const small = new SocketOutput(server, { maxOutputBuffer: 1 << 20, outputHighWaterMark: 64 << 10 }, { ...owner, backedUp: () => undefined });
