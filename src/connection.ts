@@ -51,6 +51,12 @@ export interface ConnectionServices {
   readonly registry: Map<string, Connection>;
   /** Server-wide counters: `clientIds` numbers connections for CLIENT ID. */
   readonly counters: { clientIds: number };
+  /**
+   * The decoder of every read that ends on a whole request (src/protocol/request-decoder.ts,
+   * `holdsNothing`). A connection whose read leaves a request cut off takes it as its own
+   * and puts a fresh one here: an idle connection holds no decoder (about 220 bytes).
+   */
+  decoder: RequestDecoder;
   /** Called once the socket is gone and the connection left the registry. */
   readonly released: (connection: Connection) => void;
 }
@@ -98,7 +104,8 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
   readonly #socket: Socket;
   readonly #limits: ConnectionLimits;
   readonly #services: ConnectionServices;
-  readonly #decoder: RequestDecoder;
+  /** Its own decoder, only while a read left a request incomplete or the stream poisoned (`#decode`). */
+  #decoder: RequestDecoder | null = null;
   /** Made when the first line starts arriving, dropped once it is read: an open connection does not keep it. */
   #handshakeReader: HandshakeReader | null = null;
   #sawData = false;
@@ -134,7 +141,6 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
     this.stats = services.stats;
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
-    this.#decoder = new RequestDecoder("text", this.#limits);
     if (this.#limits.idleTimeout > 0) this.#lastActive = Date.now();
     services.registry.set(this.id, this);
 
@@ -252,7 +258,6 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
     const wire = PROTOCOLS[protocol];
     this.#wire = wire;
     this.encoder = wire.encoder;
-    this.#decoder.format = wire.requestFormat;
   }
 
   push(...values: ReplyValue[]): void {
@@ -411,10 +416,10 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
       rest = lf === -1 ? null : chunk.subarray(lf + 1);
       const left = this.#handshake(this.#withoutTelnetCommands(lf === -1 ? chunk : chunk.subarray(0, lf + 1)), items);
       if (left === null) rest = null; // incomplete, or the handshake closed the connection
-      else if (left.length > 0) this.#decoder.push(left, items);
+      else if (left.length > 0) this.#decode(left, items);
     }
     if (rest !== null && rest.length > 0) {
-      this.#decoder.push(this.#wire.telnet ? this.#withoutTelnetCommands(rest) : rest, items);
+      this.#decode(this.#wire.telnet ? this.#withoutTelnetCommands(rest) : rest, items);
     }
     if (items.length > 0 && this.#limits.idleTimeout > 0) this.#lastActive = Date.now();
     // The batch goes to the handler actor with the queue it is for, and only once the
@@ -426,7 +431,30 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
       this.#services.handler.send({ type: "COMMANDS", connectionId: this.id, queue, items });
     }
     // A stream that cannot be parsed further: reply to what was received (its error last), then close.
-    if (this.#decoder.poisoned) this.#send({ type: "DRAIN", reason: "protocol_error" });
+    if (this.#decoder?.poisoned === true) this.#send({ type: "DRAIN", reason: "protocol_error" });
+  }
+
+  /**
+   * Decodes a read with this connection's own decoder if it has one, else with the server's
+   * shared one; a decoder left holding part of the stream stays with this connection (the
+   * server gets a fresh one), and one that holds nothing any more is let go.
+   */
+  #decode(bytes: Buffer, items: ParsedItem[]): void {
+    const services = this.#services;
+    const decoder = this.#decoder ?? services.decoder;
+    decoder.format = this.#wire.requestFormat;
+    try {
+      decoder.push(bytes, items);
+    } catch (error) {
+      // A bug of the decoder's: whatever it was left holding must not reach another connection.
+      if (decoder === services.decoder) services.decoder = new RequestDecoder("text", this.#limits);
+      throw error;
+    }
+    if (decoder.holdsNothing) this.#decoder = null;
+    else if (this.#decoder === null) {
+      this.#decoder = decoder;
+      services.decoder = new RequestDecoder("text", this.#limits);
+    }
   }
 
   /**

@@ -19,6 +19,7 @@ import { createLogger, type LoggerOption } from "./logger.js";
 import { PubSub } from "./pubsub.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
 import { MAX_CLIENTS_LINE } from "./protocol/wire-errors.js";
+import { RequestDecoder } from "./protocol/request-decoder.js";
 import { checkLimits, type LimitOptions } from "./limits.js";
 import { ConnectionsView } from "./connection-view.js";
 
@@ -147,6 +148,7 @@ export class RetopyServer {
       handler,
       registry: this.#registry,
       counters: { clientIds: 0 },
+      decoder: new RequestDecoder("text", limits),
       released: (connection) => {
         // Subscriptions already went when the connection closed; this is the backstop.
         const view = connection.existingView;

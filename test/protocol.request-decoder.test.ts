@@ -254,3 +254,26 @@ describe("what outlives a read does not keep the read alive", () => {
     assert.deepEqual(asBytes(out), [[Buffer.from("SET"), Buffer.from("key:3"), Buffer.alloc(100, "v")]]);
   });
 });
+
+describe("holdsNothing: when one decoder may serve the next connection's read", () => {
+  it("is true between whole requests, false while one is cut off (text or RESP) and once poisoned", () => {
+    const decoder = new RequestDecoder("text", LIMITS);
+    const out: ParsedItem[] = [];
+    assert.equal(decoder.holdsNothing, true, "fresh");
+    decoder.push(Buffer.from("ping\r\nset a b\r\n"), out);
+    assert.equal(decoder.holdsNothing, true, "both requests were whole");
+    decoder.push(Buffer.from("get a"), out);
+    assert.equal(decoder.holdsNothing, false, "an inline line without its end");
+    decoder.push(Buffer.from("\r\n"), out);
+    assert.equal(decoder.holdsNothing, true);
+    decoder.format = "resp";
+    decoder.push(Buffer.from("*2\r\n$3\r\nget\r\n"), out);
+    assert.equal(decoder.holdsNothing, false, "a multibulk request cut between its arguments");
+    decoder.push(Buffer.from("$1\r\na\r\n"), out);
+    assert.equal(decoder.holdsNothing, true);
+    assert.deepEqual(out, [["ping"], ["set", "a", "b"], ["get", "a"], ["get", "a"]]);
+    decoder.push(Buffer.from("*x\r\n"), out);
+    assert.equal(decoder.poisoned, true);
+    assert.equal(decoder.holdsNothing, false, "a poisoned stream stays with its connection");
+  });
+});

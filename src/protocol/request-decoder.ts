@@ -94,6 +94,16 @@ export class RequestDecoder {
     return this.#pendingLength;
   }
 
+  /**
+   * True when it holds nothing of the stream: no incomplete request, no poisoning. Its
+   * next push then reads as a fresh decoder's would (the command-word cache only saves
+   * allocations), so one decoder can serve every connection whose reads end on a whole
+   * request, and a connection needs its own only while a request is cut off.
+   */
+  get holdsNothing(): boolean {
+    return this.#pendingLength === 0 && this.#partial === null && !this.#poisoned;
+  }
+
   /** True after a fatal protocol error: the connection must close; input is ignored. */
   get poisoned(): boolean {
     return this.#poisoned;
