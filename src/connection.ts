@@ -7,6 +7,7 @@ import {
   type ConnectionMachine,
   type ConnectionPhase,
   connectionPhaseOf,
+  type ConnectionInput,
   connectionStateOf,
   mayRunAuthenticated,
   type QuitReason,
@@ -88,21 +89,15 @@ type OwnedSocket = Socket & { [OWNER]: Connection };
  * close after the owed replies, linger, release the socket (`#enter`). The lifecycle lives
  * in the machine; what is kept here is derived from it.
  */
-export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner {
+export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner, ConnectionInput {
   readonly id: string = flat(nanoid());
   readonly clientId: number;
   clientName: string | null = null;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
-  readonly application: CommandTable;
-  readonly server: ServerInfo;
-  readonly stats: StatsBuffer;
-  /** The reply encoder of the statechart's `context.protocol` (kept in step by `#follow`). */
-  encoder: ReplyEncoder = DEFAULT_PROTOCOL.encoder;
   /** The protocol object of the statechart's `context.protocol`: the machine holds the name, this is what it means. */
   #wire: WireProtocolSpec = DEFAULT_PROTOCOL;
   readonly #socket: Socket;
-  readonly #limits: ConnectionLimits;
   readonly #services: ConnectionServices;
   /** Its own decoder, only while a read left a request incomplete or the stream poisoned (`#decode`). */
   #decoder: RequestDecoder | null = null;
@@ -133,12 +128,8 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
 
   constructor(socket: Socket, services: ConnectionServices) {
     this.#socket = socket;
-    this.#limits = services.limits;
     this.#services = services;
     this.clientId = ++services.counters.clientIds;
-    this.application = services.application;
-    this.server = services.server;
-    this.stats = services.stats;
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     if (this.#limits.idleTimeout > 0) this.#lastActive = Date.now();
@@ -150,14 +141,9 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
       // transitions per event type, so a unique id here grew that cache by ~300 B per connection.
       id: "connection",
       parent: services.supervisor,
-      input: {
-        id: this.id,
-        handshake: this.#limits.handshake,
-        maxHeaderSize: this.#limits.maxHeaderSize,
-        headerTimeout: this.#limits.headerTimeout,
-        lingerTimeout: LINGER_MS,
-        supervisor: services.supervisor,
-      },
+      // The connection is its actor's input itself (the getters below): an input object
+      // would stay in the actor's options for its whole life (about 80 bytes).
+      input: this,
     });
     // The connection is its actor's observer itself (`next`, `error`): an observer object
     // with closures of its own would cost every connection about 150 bytes more.
@@ -174,6 +160,56 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
     }
     this.#actor.start();
     if (this.#limits.handshake === "none") this.#actor.send({ type: "HEADER_IMPLICIT" });
+  }
+
+  // ---- what every connection shares: its server's (no field of its own for these) ----------
+
+  get application(): CommandTable {
+    return this.#services.application;
+  }
+
+  get server(): ServerInfo {
+    return this.#services.server;
+  }
+
+  get stats(): StatsBuffer {
+    return this.#services.stats;
+  }
+
+  /** The reply encoder of the statechart's `context.protocol` (kept in step by `#follow`). */
+  get encoder(): ReplyEncoder {
+    return this.#wire.encoder;
+  }
+
+  get #limits(): ConnectionLimits {
+    return this.#services.limits;
+  }
+
+  // ---- ConnectionInput: what the machine starts from (`input: this`) -----------------------
+
+  /** @internal */
+  get handshake(): HandshakeMode {
+    return this.#services.limits.handshake;
+  }
+
+  /** @internal */
+  get maxHeaderSize(): number {
+    return this.#services.limits.maxHeaderSize;
+  }
+
+  /** @internal */
+  get headerTimeout(): number {
+    return this.#services.limits.headerTimeout;
+  }
+
+  /** @internal */
+  get lingerTimeout(): number {
+    return LINGER_MS;
+  }
+
+  /** @internal */
+  get supervisor(): ActorRefFrom<SupervisorMachine> {
+    return this.#services.supervisor;
   }
 
   // ---- the socket's listeners, shared by every connection ----------------------------------
@@ -257,7 +293,6 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
   #follow(protocol: WireProtocol): void {
     const wire = PROTOCOLS[protocol];
     this.#wire = wire;
-    this.encoder = wire.encoder;
   }
 
   push(...values: ReplyValue[]): void {

@@ -44,7 +44,7 @@ describe("private parts stay private", () => {
       peek() {
         seen = this.connection;
         const own = this.connection as unknown as Record<string, unknown>;
-        const reachable = ["send", "overflow", "backedUp", "caughtUp", "idle", "_closeIfIdle", "_drain", "_destroy", "requestClose", "outputBlocked", "encoder", "stats", "application", "next", "error"]
+        const reachable = ["send", "overflow", "backedUp", "caughtUp", "idle", "_closeIfIdle", "_drain", "_destroy", "requestClose", "outputBlocked", "encoder", "stats", "application", "next", "error", "handshake", "maxHeaderSize", "headerTimeout", "lingerTimeout", "supervisor"]
           .filter((name) => own[name] !== undefined);
         return reachable.length === 0 ? "sealed" : `reachable: ${reachable.join(",")}`;
       }
@@ -77,7 +77,7 @@ describe("private parts stay private", () => {
     assert.equal(server.connections.has(seen!.id), true);
     assert.deepEqual([...server.connections.values()], [seen]);
     assert.deepEqual([...server.connections].map(([id]) => id), [seen!.id]);
-    for (const name of ["send", "overflow", "caughtUp", "_closeIfIdle", "_destroy", "_drain", "next", "error"]) {
+    for (const name of ["send", "overflow", "caughtUp", "_closeIfIdle", "_destroy", "_drain", "next", "error", "supervisor"]) {
       assert.equal((listed as unknown as Record<string, unknown>)[name], undefined, name);
     }
   });
