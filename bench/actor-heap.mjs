@@ -1,7 +1,9 @@
 // What one connection actor costs on its own, without a socket: creates 10,000 actors of the
 // built connection machine (dist/, run `npm run build` first) as src/connection.ts does (the
-// supervisor as parent, an observer, started, then HEADER_IMPLICIT: an open connection's
-// state), and prints heapUsed per actor after forced GCs.
+// supervisor as parent, started, then HEADER_IMPLICIT: an open connection's state), and
+// prints heapUsed per actor after forced GCs. As in the server, each actor's input and
+// observer is an object that exists anyway (there the Connection; here a stand-in made
+// before the first reading), so only what the actor itself adds is counted.
 //
 //   node --expose-gc bench/actor-heap.mjs [--no-observer] [--snapshot] [--count N]
 //     --no-observer  without the subscription the connection makes
@@ -23,17 +25,25 @@ const count = countAt === -1 ? (snapshots ? 1000 : 10_000) : Number(args[countAt
 
 const supervisor = createActor(supervisorMachine, { id: "supervisor", input: { startedAt: Date.now() } });
 supervisor.start();
-const limits = { handshake: "auto", maxHeaderSize: 4096, headerTimeout: 10_000 };
-const observer = { next() {}, error() {} };
+/** Stands in for a Connection: the actor's input (ConnectionInput) and its observer. */
+class Owner {
+  constructor(n) {
+    this.id = `conn-${String(n).padStart(16, "0")}`;
+  }
+  get handshake() { return "auto"; }
+  get maxHeaderSize() { return 4096; }
+  get headerTimeout() { return 10_000; }
+  get lingerTimeout() { return 2000; }
+  get supervisor() { return supervisor; }
+  next() {}
+  error() {}
+}
+const owners = Array.from({ length: count }, (_, n) => new Owner(n));
 const actors = new Array(count).fill(null);
 
-function connectionActor(n) {
-  const actor = createActor(connectionMachine, {
-    id: "connection",
-    parent: supervisor,
-    input: { id: `conn-${String(n).padStart(16, "0")}`, ...limits, lingerTimeout: 2000, supervisor },
-  });
-  if (observe) actor.subscribe(observer);
+function connectionActor(n, owner = new Owner(n)) {
+  const actor = createActor(connectionMachine, { id: "connection", parent: supervisor, input: owner });
+  if (observe) actor.subscribe(owner);
   actor.start();
   actor.send({ type: "HEADER_IMPLICIT" });
   return actor;
@@ -49,7 +59,7 @@ const settled = () => {
 const dir = snapshots ? mkdtempSync(path.join(os.tmpdir(), "actor-heap-")) : null;
 const before = settled();
 const beforeFile = snapshots ? writeSnapshot(dir, "before") : null;
-for (let n = 0; n < count; n++) actors[n] = connectionActor(n);
+for (let n = 0; n < count; n++) actors[n] = connectionActor(n, owners[n]);
 const after = settled();
 const afterFile = snapshots ? writeSnapshot(dir, "after") : null;
 console.log(`${count} connection actors${observe ? "" : " (no observer)"}: ${((after - before) / count).toFixed(0)} B heapUsed per actor`);
