@@ -135,6 +135,7 @@ async function runServer() {
     console.log(`## Heap per idle connection (${opened} connections, each after one inline PING)\n`);
     console.log(`heapUsed/conn: ${kb(memoryAfter.heapUsed - memoryBefore.heapUsed)} KB`);
     console.log(`RSS/conn:      ${kb(memoryAfter.rss - memoryBefore.rss)} KB${snapshots ? " (distorted by writing the first snapshot; see --no-snapshot)" : ""}`);
+    console.log(`heapTotal/conn: ${kb(memoryAfter.heapTotal - memoryBefore.heapTotal)} KB, external/conn: ${kb(memoryAfter.external - memoryBefore.external)} KB`);
     if (snapshots) {
       let before = readSnapshot(beforeFile);
       const beforeTotals = totalsByKey(before);
