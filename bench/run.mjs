@@ -5,7 +5,7 @@
 //
 // Sections: throughput of PING_INLINE, PING_MBULK, SET, GET and INCR at -P 1 and -P 16 with
 // 50 connections; SET/GET with 50, 1,000 and 5,000 connections; SET/GET of 100 KB values; and the memory
-// of 10,000 idle connections. Each (test, -P) runs as its own redis-benchmark process, so
+// of 10,000 idle connections, with a heap snapshot diff of 1,000 (bench/heap-diff.mjs). Each (test, -P) runs as its own redis-benchmark process, so
 // the server's CPU time (utime + stime from /proc/<pid>/stat, every thread) is per test.
 // Within each section the rounds are interleaved — for each round, for each test, for each
 // server, the server order rotating each round — and every cell is the median over its
@@ -783,9 +783,31 @@ if (IDLE_CONNECTIONS > 0) {
   }
 }
 
+// What one idle retopy connection holds, by constructor and by owner: a heap snapshot diff
+// of 1,000 connections (bench/heap-diff.mjs, in its own process).
+let heapDiff = null;
+if (IDLE_CONNECTIONS > 0 && SERVERS.includes("retopy") && budgetLeft()) {
+  progress("memory: retopy heap snapshot diff of 1,000 idle connections…");
+  const run = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(new URL("./heap-diff.mjs", import.meta.url)), "--top", "15"], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  // Its RSS line is left out: writing a snapshot distorts RSS (the table above measures it).
+  heapDiff =
+    run.status === 0
+      ? run.stdout
+          .trim()
+          .replace(/^## /, "## What an idle connection holds: ")
+          .split("\n")
+          .filter((line) => !line.startsWith("RSS/conn:"))
+      : null;
+  if (!heapDiff) addNote(notes, "retopy", `heap-diff failed: ${(run.stderr || run.error?.message || "").trim().split("\n").pop()}`);
+}
+
 const body = [...header];
 for (const section of SECTIONS) body.push(...throughputTable(section, results, notes), "");
 if (IDLE_CONNECTIONS > 0) body.push(...memoryTable(memory, notes), "");
+if (heapDiff) body.push(...heapDiff, "");
 if (notes.length) {
   body.push("## Notes", "");
   notes.forEach((note, i) => body.push(`${i + 1}. ${note}`));
