@@ -10,6 +10,11 @@ import { reportToBench } from "./child-ipc.mjs";
 import { register } from "tsx/esm/api";
 
 register(); // examples/ is TypeScript and not part of dist/
+// BENCH_KV_BALLAST_MB=N keeps about N MB of extra live heap: V8 starts incremental marking
+// early on a heap of 8-12 MB that churns large Buffers, and this shows what the 100 KB SET
+// costs on a heap past that range (bench/results.md, "100 KB values").
+const ballastMb = Number(process.env.BENCH_KV_BALLAST_MB ?? 0);
+if (ballastMb > 0) globalThis.benchBallast = Array.from({ length: ballastMb * 7_500 }, (_, i) => ({ i, s: `b${i}`, a: [i] }));
 const { RetopyServer, handleProcessFaults } = await import("../dist/src/index.js");
 // kv.ts imports "retopy", which resolves to the same dist/src/index.js as above.
 const { default: app } = await import("../examples/kv.ts");

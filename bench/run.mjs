@@ -17,7 +17,8 @@
 //
 // Environment:
 //   BENCH_SERVERS=baseline,redis,retopy   which servers, in this order (default: all three);
-//                                         retopy-inspect is retopy with `inspect` on (no viewer)
+//                                         retopy-inspect is retopy with `inspect` on (no viewer);
+//                                         retopy-heap (10 MB more live heap) joins the 100 KB section
 //   BENCH_INSPECT=1                       adds retopy-inspect after retopy
 //   BENCH_ROUNDS=3                        rounds per cell (default 3; 1 with BENCH_QUICK)
 //   BENCH_SCALE=1                         multiplies every request count (default 1; 0.25 quick)
@@ -27,6 +28,8 @@
 //                                         a partial run prints its tables but leaves results.md)
 //   BENCH_IDLE_SETTLE_MS=12000            idle time before the memory section's second reading
 //   BENCH_MAX_MINUTES=20                  after this, the remaining runs are skipped with a note
+//   BENCH_KV_FAULTS=0                     retopy serves without handleProcessFaults (as an embedding program)
+//   BENCH_KV_BALLAST_MB=10                retopy keeps that much extra live heap (see bench/kv-server.mjs)
 //
 // Output: Markdown on stdout and in bench/results.md; progress on stderr.
 import { execFileSync, fork, spawn, spawnSync } from "node:child_process";
@@ -39,7 +42,13 @@ import { fileURLToPath } from "node:url";
 const HOST = "127.0.0.1";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = fileURLToPath(new URL("./results.md", import.meta.url));
-const KNOWN_SERVERS = ["baseline", "redis", "retopy", "retopy-inspect"];
+const KNOWN_SERVERS = ["baseline", "redis", "retopy", "retopy-inspect", "retopy-heap"];
+/**
+ * retopy with 10 MB more live heap (BENCH_KV_BALLAST_MB=10), run in the 100 KB section
+ * beside retopy: on a heap of 8-12 MB that churns large Buffers V8 marks the old generation
+ * almost without pause, and this row shows the same server past that range.
+ */
+const HEAP_VARIANT = "retopy-heap";
 const DEFAULT_SERVERS = ["baseline", "redis", "retopy"];
 const TESTS = ["ping_inline", "ping_mbulk", "set", "get", "incr"];
 const BIG_VALUE = 100 * 1024;
@@ -111,6 +120,12 @@ const ALL_SECTIONS = [
     id: "values",
     title: "100 KB values (-d 102400, -P 1, 50 connections)",
     cells: ["set", "get"].map((test) => cell("values", test, { requests: 20_000, size: BIG_VALUE })),
+    withHeapVariant: true,
+    note:
+      "retopy-heap is the same retopy holding 10 MB more live heap (BENCH_KV_BALLAST_MB=10). With a heap of 8-12 MB, " +
+      "as the kv example's is, V8 (Node 20) keeps incremental marking running while large Buffers churn: the old generation's " +
+      "allocation limit stays within one young generation of its size, so a full mark-compact follows every few milliseconds " +
+      "(`node --trace-gc`); past that range the same server needs no full GC.",
   },
 ];
 const SECTION_IDS = [...ALL_SECTIONS.map((s) => s.id), "memory"];
@@ -120,6 +135,12 @@ const CHOSEN = (process.env.BENCH_SECTIONS ?? SECTION_IDS.join(","))
   .filter(Boolean);
 for (const id of CHOSEN) if (!SECTION_IDS.includes(id)) fail(`BENCH_SECTIONS: unknown section '${id}' (known: ${SECTION_IDS.join(", ")})`);
 const SECTIONS = ALL_SECTIONS.filter((s) => CHOSEN.includes(s.id));
+
+/** The servers a section runs: every chosen one, and the heap variant only where it belongs. */
+function serversOf(section, list = SERVERS) {
+  const all = list === SERVERS && heapVariantRuns ? [...SERVERS, HEAP_VARIANT] : list;
+  return all.filter((server) => (server.name ?? server) !== HEAP_VARIANT || section.withHeapVariant || SERVERS.includes(HEAP_VARIANT));
+}
 
 /** Seconds a run may take before `timeout` stops it: generous, since a slow server is a result. */
 function runLimit(c) {
@@ -263,7 +284,7 @@ async function startServer(name) {
       ]);
       return server;
     }
-    const kv = name === "retopy" || name === "retopy-inspect";
+    const kv = name === "retopy" || name === "retopy-inspect" || name === HEAP_VARIANT;
     const script = kv ? "kv-server.mjs" : "baseline-server.mjs";
     if (kv && !existsSync(new URL("../dist/src/index.js", import.meta.url))) {
       throw new Error("dist/ is missing: run `npm run build` first");
@@ -273,7 +294,11 @@ async function startServer(name) {
         cwd: ROOT,
         execArgv: ["--expose-gc"],
         stdio: ["ignore", "ignore", "pipe", "ipc"],
-        env: { ...process.env, BENCH_KV_INSPECT: name === "retopy-inspect" ? "1" : "" },
+        env: {
+          ...process.env,
+          BENCH_KV_INSPECT: name === "retopy-inspect" ? "1" : "",
+          ...(name === HEAP_VARIANT && { BENCH_KV_BALLAST_MB: "10" }),
+        },
       }),
     );
     Object.assign(server, { child, pid: child.pid, ipc: true, stderr: collectStderr(child) });
@@ -598,7 +623,7 @@ function throughputTable(section, results, notes) {
       };
     };
     const base = SERVERS.includes("baseline") ? summary("baseline") : null;
-    for (const name of SERVERS) {
+    for (const name of serversOf(section).map((server) => server.name ?? server)) {
       const s = summary(name);
       const failed = s.runs.filter((run) => run.error);
       for (const run of failed) addNote(notes, name, run.error);
@@ -615,6 +640,7 @@ function throughputTable(section, results, notes) {
       );
     }
   }
+  if (section.note && serversOf(section).some((name) => (name.name ?? name) === HEAP_VARIANT)) lines.push("", section.note);
   return lines;
 }
 
@@ -693,7 +719,8 @@ const header = [
 const results = new Map();
 const notes = [];
 const servers = [];
-for (const name of SERVERS) {
+const heapVariantRuns = SERVERS.includes("retopy") && !SERVERS.includes(HEAP_VARIANT) && SECTIONS.some((s) => s.withHeapVariant);
+for (const name of heapVariantRuns ? [...SERVERS, HEAP_VARIANT] : SERVERS) {
   progress(`starting ${name}…`);
   const server = await startServer(name);
   if (server.error) progress(`  ${name}: ${server.error}`);
@@ -709,7 +736,7 @@ const respPing = new Map(
 );
 for (const section of SECTIONS) {
   for (const c of section.cells) {
-    for (const server of servers) {
+    for (const server of serversOf(section, servers)) {
       const error = server.error || (c.test !== "ping_inline" ? respPing.get(server.name) : null) || (await probe(server, c));
       if (!error) continue;
       const reported = [...probeErrors.values()].includes(error);
@@ -729,13 +756,14 @@ for (const server of servers) {
   }
 }
 
-const totalRuns = SECTIONS.reduce((n, s) => n + s.cells.length, 0) * servers.length * ROUNDS;
+const totalRuns = SECTIONS.reduce((n, s) => n + s.cells.length * serversOf(s, servers).length, 0) * ROUNDS;
 let runNumber = 0;
 for (const section of SECTIONS) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of section.cells) {
       // Rotate the server order each round so none always runs right after another.
-      const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+      const here = serversOf(section, servers);
+      const order = here.map((_, i) => here[(i + round) % here.length]);
       for (const server of order) {
         runNumber++;
         const k = key(c, server.name);
