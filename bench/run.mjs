@@ -9,7 +9,7 @@
 // the server's CPU time (utime + stime from /proc/<pid>/stat, every thread) is per test.
 // Within each section the rounds are interleaved — for each round, for each test, for each
 // server, the server order rotating each round — and every cell is the median over its
-// rounds (each metric on its own). The memory section starts fresh server processes.
+// rounds (each metric on its own). Every section starts fresh server processes.
 //
 // Before a server is loaded with a test, one connection checks that it answers that test's
 // command correctly (a RESP PING must get +PONG, a SET +OK...); a server that fails gets an
@@ -136,10 +136,10 @@ const CHOSEN = (process.env.BENCH_SECTIONS ?? SECTION_IDS.join(","))
 for (const id of CHOSEN) if (!SECTION_IDS.includes(id)) fail(`BENCH_SECTIONS: unknown section '${id}' (known: ${SECTION_IDS.join(", ")})`);
 const SECTIONS = ALL_SECTIONS.filter((s) => CHOSEN.includes(s.id));
 
-/** The servers a section runs: every chosen one, and the heap variant only where it belongs. */
-function serversOf(section, list = SERVERS) {
-  const all = list === SERVERS && heapVariantRuns ? [...SERVERS, HEAP_VARIANT] : list;
-  return all.filter((server) => (server.name ?? server) !== HEAP_VARIANT || section.withHeapVariant || SERVERS.includes(HEAP_VARIANT));
+/** The servers a section runs, by name: every chosen one, and the heap variant only where it belongs. */
+function serversOf(section) {
+  const all = heapVariantRuns && section.withHeapVariant ? [...SERVERS, HEAP_VARIANT] : SERVERS;
+  return all;
 }
 
 /** Seconds a run may take before `timeout` stops it: generous, since a slow server is a result. */
@@ -623,7 +623,7 @@ function throughputTable(section, results, notes) {
       };
     };
     const base = SERVERS.includes("baseline") ? summary("baseline") : null;
-    for (const name of serversOf(section).map((server) => server.name ?? server)) {
+    for (const name of serversOf(section)) {
       const s = summary(name);
       const failed = s.runs.filter((run) => run.error);
       for (const run of failed) addNote(notes, name, run.error);
@@ -640,7 +640,7 @@ function throughputTable(section, results, notes) {
       );
     }
   }
-  if (section.note && serversOf(section).some((name) => (name.name ?? name) === HEAP_VARIANT)) lines.push("", section.note);
+  if (section.note && serversOf(section).includes(HEAP_VARIANT)) lines.push("", section.note);
   return lines;
 }
 
@@ -718,25 +718,31 @@ const header = [
 
 const results = new Map();
 const notes = [];
-const servers = [];
 const heapVariantRuns = SERVERS.includes("retopy") && !SERVERS.includes(HEAP_VARIANT) && SECTIONS.some((s) => s.withHeapVariant);
-for (const name of heapVariantRuns ? [...SERVERS, HEAP_VARIANT] : SERVERS) {
-  progress(`starting ${name}…`);
-  const server = await startServer(name);
-  if (server.error) progress(`  ${name}: ${server.error}`);
-  else progress(`  ${name}: pid ${server.pid}, port ${server.port}`);
-  servers.push(server);
-}
-
-// Probe every (server, cell) once; a failed probe becomes the error of each of its runs. A
-// server that cannot answer a RESP PING gets that one note for every RESP test.
 const probeErrors = new Map();
-const respPing = new Map(
-  await Promise.all(servers.map(async (server) => [server.name, server.error ?? (await probe(server, cell("probe", "ping_mbulk", { requests: 0 })))])),
-);
+const totalRuns = SECTIONS.reduce((n, s) => n + s.cells.length * serversOf(s).length, 0) * ROUNDS;
+let runNumber = 0;
+
+// Each section starts its own server processes: a Node server's GC state (the size its young
+// generation grew to, where its heap limit stands) depends on what it ran before, and the
+// 100 KB case changed by 2x after the throughput section in the same process.
 for (const section of SECTIONS) {
+  const servers = [];
+  for (const name of serversOf(section)) {
+    progress(`${section.id}: starting ${name}…`);
+    const server = await startServer(name);
+    if (server.error) progress(`  ${name}: ${server.error}`);
+    else progress(`  ${name}: pid ${server.pid}, port ${server.port}`);
+    servers.push(server);
+  }
+
+  // Probe every (server, cell) once; a failed probe becomes the error of each of its runs. A
+  // server that cannot answer a RESP PING gets that one note for every RESP test.
+  const respPing = new Map(
+    await Promise.all(servers.map(async (server) => [server.name, server.error ?? (await probe(server, cell("probe", "ping_mbulk", { requests: 0 })))])),
+  );
   for (const c of section.cells) {
-    for (const server of serversOf(section, servers)) {
+    for (const server of servers) {
       const error = server.error || (c.test !== "ping_inline" ? respPing.get(server.name) : null) || (await probe(server, c));
       if (!error) continue;
       const reported = [...probeErrors.values()].includes(error);
@@ -744,26 +750,21 @@ for (const section of SECTIONS) {
       if (!server.error && !reported) progress(`  ${server.name} fails the ${c.test.toUpperCase()}${c.size !== 3 ? ` -d ${c.size}` : ""} probe, skipped: ${error}`);
     }
   }
-}
 
-// Warm-up (not recorded): JIT for the Node servers, allocator for all.
-for (const server of servers) {
-  if (server.error) continue;
-  progress(`warming up ${server.name}…`);
-  for (const c of SECTIONS[0]?.cells ?? []) {
-    if (probeErrors.has(key(c, server.name))) continue;
-    await runBenchmark(server, { ...c, section: "warmup", requests: Math.max(1000, Math.round(c.requests / 10)) });
+  // Warm-up (not recorded) on this section's own tests: JIT for the Node servers, allocator for all.
+  for (const server of servers) {
+    if (server.error) continue;
+    progress(`warming up ${server.name}…`);
+    for (const c of section.cells) {
+      if (probeErrors.has(key(c, server.name))) continue;
+      await runBenchmark(server, { ...c, section: "warmup", requests: Math.max(1000, Math.round(c.requests / 10)) });
+    }
   }
-}
 
-const totalRuns = SECTIONS.reduce((n, s) => n + s.cells.length * serversOf(s, servers).length, 0) * ROUNDS;
-let runNumber = 0;
-for (const section of SECTIONS) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of section.cells) {
       // Rotate the server order each round so none always runs right after another.
-      const here = serversOf(section, servers);
-      const order = here.map((_, i) => here[(i + round) % here.length]);
+      const order = servers.map((_, i) => servers[(i + round) % servers.length]);
       for (const server of order) {
         runNumber++;
         const k = key(c, server.name);
@@ -783,8 +784,8 @@ for (const section of SECTIONS) {
       }
     }
   }
+  for (const server of servers) await stopServer(server);
 }
-for (const server of servers) await stopServer(server);
 
 // Memory: fresh processes, so the load sections leave nothing behind.
 const memory = new Map();
