@@ -22,7 +22,7 @@
 //   BENCH_INSPECT=1                       adds retopy-inspect after retopy
 //   BENCH_ROUNDS=3                        rounds per cell (default 3; 1 with BENCH_QUICK)
 //   BENCH_SCALE=1                         multiplies every request count (default 1; 0.25 quick)
-//   BENCH_QUICK=1                         about a minute: 1 round at scale 0.25
+//   BENCH_QUICK=1                         a few minutes: 1 round at scale 0.25 (the full run: about 12)
 //   BENCH_IDLE_CONNECTIONS=10000          connections of the memory section (0 skips it)
 //   BENCH_SECTIONS=throughput,clients,values,memory   which sections to run (default: all;
 //                                         a partial run prints its tables but leaves results.md)
