@@ -153,7 +153,7 @@ export class RetopyServer {
         // Subscriptions already went when the connection closed; this is the backstop.
         const view = connection.existingView;
         if (view) this.pubsub.unsubscribeAll(view);
-        if (this.#openConnections < this.#maxConnections) this.#atCapacity = false;
+        if (this.#openConnections() < this.#maxConnections) this.#atCapacity = false;
       },
     };
     if (limits.idleTimeout > 0) {
@@ -336,11 +336,11 @@ export class RetopyServer {
 
   /** True when `maxConnections` are open (TLS clients still in their handshake included). */
   #full(handshaking: number): boolean {
-    return this.#maxConnections > 0 && this.#openConnections + handshaking >= this.#maxConnections;
+    return this.#maxConnections > 0 && this.#openConnections() + handshaking >= this.#maxConnections;
   }
 
   /** Open connections, lingering ones included, as the supervisor counts them (the same count `stats` reports). */
-  get #openConnections(): number {
+  #openConnections(): number {
     return this.supervisor.getSnapshot().context.connectionsCurrent;
   }
 

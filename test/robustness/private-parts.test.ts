@@ -82,3 +82,21 @@ describe("private parts stay private", () => {
     }
   });
 });
+
+describe("private state is plain private fields and methods", () => {
+  it("no source file declares a private accessor (`get #x` / `set #x`), which V8 in Node 20 reads through the runtime", async () => {
+    const { readdir, readFile } = await import("node:fs/promises");
+    const root = new URL("../../", import.meta.url);
+    const offenders: string[] = [];
+    for (const dir of ["src", "machines"]) {
+      for (const entry of await readdir(new URL(`${dir}/`, root), { recursive: true })) {
+        if (!entry.endsWith(".ts")) continue;
+        const text = await readFile(new URL(`${dir}/${entry}`, root), "utf8");
+        text.split("\n").forEach((line, i) => {
+          if (/^\s*(?:static\s+)?(?:get|set)\s+#/.test(line)) offenders.push(`${dir}/${entry}:${i + 1}: ${line.trim()}`);
+        });
+      }
+    }
+    assert.deepEqual(offenders, []);
+  });
+});
