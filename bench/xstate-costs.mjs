@@ -39,25 +39,24 @@ const items = [["get", "key"]];
 const event = { type: "COMMANDS", connectionId: "c1", queue, items };
 
 const input = (id) => ({ id, handshake: "none", maxHeaderSize: 8192, headerTimeout: 10_000, lingerTimeout: 2000, supervisor });
+/** A connection actor as the server makes one, observed and opened (a RESP client's first read). */
+function openConnectionActor(id) {
+  const actor = createActor(connectionMachine, { id: "connection", parent: supervisor, input: input(id) });
+  actor.subscribe({ next() {} });
+  actor.start();
+  actor.send({ type: "HEADER_IMPLICIT" });
+  return actor;
+}
 const rows = [];
 rows.push(time("queue.enqueue(batch), no actor (the floor)", 1_000_000, (n) => { for (let i = 0; i < n; i++) queue.enqueue(items); }));
 rows.push(time("handler actor: send one COMMANDS event", 1_000_000, (n) => { for (let i = 0; i < n; i++) handler.send(event); }));
 let made = [];
 rows.push(time("connection actor: createActor + start + HEADER_IMPLICIT + CLOSE", 10_000, (n) => {
-  for (let i = 0; i < n; i++) {
-    const a = createActor(connectionMachine, { id: "connection", parent: supervisor, input: input(`c${i}`) });
-    a.subscribe({ next() {} });
-    a.start();
-    a.send({ type: "HEADER_IMPLICIT" });
-    made.push(a);
-  }
+  for (let i = 0; i < n; i++) made.push(openConnectionActor(`c${i}`));
   for (const a of made) a.send({ type: "CLOSE", reason: "client_closed" });
   made = [];
 }));
-const one = createActor(connectionMachine, { id: "connection", parent: supervisor, input: input("one") });
-one.subscribe({ next() {} });
-one.start();
-one.send({ type: "HEADER_IMPLICIT" });
+const one = openConnectionActor("one");
 rows.push(time("connection actor: one state change (LOGIN or LOGOUT)", 200_000, (n) => {
   for (let i = 0; i < n; i += 2) { one.send({ type: "LOGIN", user: "u" }); one.send({ type: "LOGOUT" }); }
 }));
@@ -68,13 +67,7 @@ if (globalThis.gc) {
   gc(); gc();
   const before = process.memoryUsage().heapUsed;
   const kept = [];
-  for (let i = 0; i < count; i++) {
-    const a = createActor(connectionMachine, { id: "connection", parent: supervisor, input: input(`h${i}`) });
-    a.subscribe({ next() {} });
-    a.start();
-    a.send({ type: "HEADER_IMPLICIT" });
-    kept.push(a);
-  }
+  for (let i = 0; i < count; i++) kept.push(openConnectionActor(`h${i}`));
   gc(); gc();
   heap = `${((process.memoryUsage().heapUsed - before) / count / 1024).toFixed(2)} KB`;
   for (const a of kept) a.send({ type: "CLOSE", reason: "client_closed" });
