@@ -199,6 +199,16 @@ describe("built-in PING and ECHO", () => {
       assert.equal(Store.data.get(`pipe:${COUNT - 1}`), `value ${COUNT - 1}`);
     });
 
+    it("`redis-cli --pipe` with inline commands after the header `proto=resp2`", async () => {
+      Store.data.clear();
+      const port = await bed.serve(new Application([Store]));
+      const lines = ["proto=resp2"];
+      for (let i = 0; i < 1000; i++) lines.push(`SET inline:${i} ${i}`);
+      const result = await redisCli(["-p", String(port), "--pipe"], `${lines.join("\r\n")}\r\n`);
+      assert.match(result.stdout, /errors: 0, replies: 1000\n/);
+      assert.equal(Store.data.get("inline:999"), "999");
+    });
+
     it("`redis-cli --pipe` counts the errors of refused commands", async () => {
       Store.data.clear();
       const port = await bed.serve(new Application([Store]));
