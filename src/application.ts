@@ -30,7 +30,7 @@ export type HandlerEntry =
 const LOGIN_BY_DEFAULT: ReadonlySet<string> = new Set(["subscribe", "publish", "pubsub"]);
 
 /** The names `redisCommands` may list: every command of the Redis compatibility set. */
-export function redisCommandNames(): string[] {
+function redisCommandNames(): string[] {
   const names: string[] = [];
   for (const cls of redisHandlers) {
     for (const key of Object.getOwnPropertyNames(cls.prototype)) {

@@ -174,6 +174,14 @@ describe("built-in PING and ECHO", () => {
     const text = await bed.open(port);
     assert.equal(await text.command("ping"), "mine");
     if (HAVE_CLI) assert.equal((await redisCli(["-p", String(port), "ping"])).stdout, "mine\n");
+    const nodeRedis = createClient({ RESP: 3, socket: { host: "127.0.0.1", port, reconnectStrategy: false } });
+    nodeRedis.on("error", () => undefined);
+    await nodeRedis.connect();
+    try {
+      assert.equal(await nodeRedis.ping(), "mine");
+    } finally {
+      nodeRedis.destroy();
+    }
   });
 
   describe("redis-cli", { skip: HAVE_CLI ? false : "redis-cli is not installed" }, () => {

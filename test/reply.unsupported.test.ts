@@ -80,6 +80,13 @@ class Replies extends CommandHandler {
     return this.server.pubsub.publish("news", [KINDS[this.getArgument("kind")]!() as ReplyValue]);
   }
 
+  @parameter({ name: "kind" })
+  @command({ help: "Pushes a bad value to its own connection (a push frame that fails halfway)." })
+  badpush(): string {
+    this.connection.push("note", "first", KINDS[this.getArgument("kind")]!() as ReplyValue);
+    return "not reached";
+  }
+
   @command()
   cycle(): unknown {
     const list: unknown[] = ["x"];
@@ -189,6 +196,28 @@ describe("unsupported reply values", () => {
     text.send("nested");
     assert.deepEqual(await text.readLines(2), ["tags: a b", "list: 1 2 3"]);
   });
+
+  for (const protocol of ["resp2", "resp3", "text"] as const) {
+    it(`${protocol}: a push of a bad value fails its command, and no part of the push frame is sent`, async () => {
+      const port = await bed.serve(new Application([Replies]));
+      const client = await RawClient.connect(port);
+      if (protocol === "text") {
+        client.write("badpush instance\r\nok after\r\n");
+        await client.until((received) => received.toString().endsWith("ok after\r\n"), "both replies");
+        assert.equal(client.text, `${INTERNAL}\r\nok after\r\n`);
+      } else {
+        if (protocol === "resp3") {
+          client.write(resp("HELLO", "3"));
+          await client.replies(1, 3);
+          client.clear();
+        }
+        client.write(Buffer.concat([resp("badpush", "function"), resp("ok", "after")]));
+        await client.until((received) => received.toString().endsWith("ok after\r\n"), "both replies");
+        assert.equal(client.text, `${INTERNAL}\r\n$8\r\nok after\r\n`);
+      }
+      client.destroy();
+    });
+  }
 
   it("publishing a bad message fails the publisher only: no subscriber gets a frame, every connection keeps working", async () => {
     const port = await bed.serve(new Application([Replies]));
