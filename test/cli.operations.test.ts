@@ -1,19 +1,20 @@
 /**
  * `retopy serve` as an operator runs it: the environment (PORT, HOST, RETOPY_LOG_LEVEL,
  * RETOPY_LOG_FORMAT), a module that fails to load (its stack), pretty logs on a real
- * terminal (the CLI inside `script`, a pseudo-terminal) and JSON on a pipe, a copy of the
- * package without pino-pretty, and health probes that add no info lines. Real child
- * processes and real TCP on 127.0.0.1; every child is killed in `afterEach`.
+ * terminal (the CLI inside `script`, a pseudo-terminal) and JSON on a pipe, the packed
+ * package (npm pack) in a fresh project without pino-pretty, and health probes that add no
+ * info lines. Real child processes and real TCP on 127.0.0.1; every child is killed in
+ * `afterEach`.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { CLI, cliFreeEnv, CliProcess, ROOT } from "./cli-process.js";
 import { TextClient } from "./support.js";
 
@@ -182,28 +183,38 @@ describe("log format", () => {
     await noColor.stop();
   });
 
-  describe("a copy of the package without pino-pretty", () => {
-    let copy = "";
+  describe("the packed package (npm pack) in a fresh project without pino-pretty", () => {
+    let project = "";
+    let cliPath = "";
     before(() => {
-      copy = mkdtempSync(join(tmpdir(), "retopy-no-pretty-"));
-      cpSync(join(ROOT, "dist"), join(copy, "dist"), { recursive: true });
-      cpSync(join(ROOT, "package.json"), join(copy, "package.json"));
-      // Every installed package but pino-pretty, as a consumer without the optional peer has.
+      project = mkdtempSync(join(tmpdir(), "retopy-consumer-"));
+      // --ignore-scripts: dist/ is built already (npm test builds first); prepare would rebuild it.
+      const packed = spawnSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", project], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+      assert.equal(packed.status, 0, packed.stderr);
+      const tarball = join(project, packed.stdout.trim().split("\n").pop()!);
+      mkdirSync(join(project, "node_modules", "retopy"), { recursive: true });
+      const unpacked = spawnSync("tar", ["-xzf", tarball, "-C", join(project, "node_modules", "retopy"), "--strip-components=1"], { timeout: 30_000 });
+      assert.equal(unpacked.status, 0, String(unpacked.stderr));
+      // Its dependencies as npm would hoist them, but not the optional peer pino-pretty.
       const modules = join(ROOT, "node_modules");
-      mkdirSync(join(copy, "node_modules"));
       for (const entry of readdirSync(modules)) {
-        if (entry !== "pino-pretty" && entry !== ".bin") symlinkSync(join(modules, entry), join(copy, "node_modules", entry), "dir");
+        if (entry !== "pino-pretty" && entry !== ".bin" && entry !== "retopy") symlinkSync(join(modules, entry), join(project, "node_modules", entry), "dir");
       }
-      writeFileSync(join(copy, "app.mjs"), 'import { Application } from "retopy";\nexport default new Application().command("hi", {}, () => "hello");\n');
-      assert.throws(() => createRequire(join(copy, "dist", "src", "cli.js")).resolve("pino-pretty"), "pino-pretty is really missing");
+      writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", type: "module", private: true }));
+      writeFileSync(join(project, "app.mjs"), 'import { Application } from "retopy";\nexport default new Application().command("hi", {}, () => "hello");\n');
+      cliPath = join(project, "node_modules", "retopy", "dist", "src", "cli.js");
+      assert.throws(() => createRequire(cliPath).resolve("pino-pretty"), "pino-pretty is really missing");
     });
 
-    test("on a terminal: JSON lines and one hint line, and the server serves", { skip: HAVE_SCRIPT ? false : "script is not installed" }, async () => {
-      const terminal = onTerminal(join(copy, "dist", "src", "cli.js"), ["serve", "app.mjs", "--port", "0"], copy);
+    after(() => rmSync(project, { recursive: true, force: true }));
+
+    test("on a terminal: JSON lines and one hint line, and the server serves PING and its own command", { skip: HAVE_SCRIPT ? false : "script is not installed" }, async () => {
+      const terminal = onTerminal(cliPath, ["serve", "app.mjs"], project, { ...cliFreeEnv(), PORT: "0" });
       const [line] = await terminal.until(/\{"level":30,.*"msg":"listening"\}/);
       const port = (JSON.parse(line) as { port: number }).port;
       const client = await TextClient.connect(port);
       assert.equal(await client.command("hi"), "hello");
+      assert.equal(await client.command("ping"), "+PONG");
       client.close();
       const hints = terminal.output.split("\n").filter((l) => l.includes("pino-pretty"));
       assert.equal(hints.length, 1, terminal.output);
@@ -211,16 +222,19 @@ describe("log format", () => {
       await terminal.stop();
     });
 
-    test("--log-format pretty: exit 1 saying what to install", () => {
-      const result = spawnSync(process.execPath, [join(copy, "dist", "src", "cli.js"), "serve", "app.mjs", "--port", "0", "--log-format", "pretty"], {
-        cwd: copy,
+    test("--log-format pretty: exit 1 saying what to install; a module that throws: its stack", () => {
+      const pretty = spawnSync(process.execPath, [cliPath, "serve", "app.mjs", "--port", "0", "--log-format", "pretty"], {
+        cwd: project,
         env: cliFreeEnv(),
         encoding: "utf8",
         timeout: 15_000,
       });
-      assert.equal(result.status, 1);
-      assert.equal(result.stderr, "retopy: pretty logs need pino-pretty: npm i -D pino-pretty (or ask for --log-format json)\n");
-      rmSync(copy, { recursive: true, force: true });
+      assert.equal(pretty.status, 1);
+      assert.equal(pretty.stderr, "retopy: pretty logs need pino-pretty: npm i -D pino-pretty (or ask for --log-format json)\n");
+      writeFileSync(join(project, "broken.mjs"), 'function boot() {\n  throw new Error("no config");\n}\nboot();\nexport default null;\n');
+      const broken = spawnSync(process.execPath, [cliPath, "serve", "broken.mjs"], { cwd: project, env: cliFreeEnv(), encoding: "utf8", timeout: 15_000 });
+      assert.equal(broken.status, 1);
+      assert.match(broken.stderr, /^retopy: cannot load 'broken\.mjs': no config\nError: no config\n\s+at boot \(file:\/\/.*broken\.mjs:2:9\)/);
     });
   });
 });
