@@ -3,6 +3,7 @@
  * string, number, bigint, boolean, null, undefined, Uint8Array (Buffer), Error, `Status`,
  * `Verbatim`, arrays, Sets, Maps and plain objects (`{}` or `Object.create(null)`).
  *
+ * A Status or Verbatim from another copy of retopy in the process counts as one of these.
  * Anything else (a function, a symbol, a class instance, a Date, a RegExp, a Promise, a
  * typed array other than Uint8Array, a boxed primitive) has no honest wire form: its
  * `String()` is a function's source code or `[object Object]`. The encoders throw an
@@ -10,7 +11,7 @@
  * (the detail with `debug: true`) and the log names the command; the runner drops any
  * half-encoded bytes (`ReplyOutput.beginReply`/`abandonReply`).
  */
-import { Status, Verbatim } from "./reply.js";
+import { Status, STATUS_BRAND, status, Verbatim, VERBATIM_BRAND } from "./reply.js";
 
 /** A value a command replied with (or nested in its reply) that no protocol can encode. */
 export class UnsupportedReplyError extends TypeError {
@@ -30,6 +31,18 @@ function kindOf(value: unknown): string {
   } catch {
     return "an object that cannot be inspected";
   }
+}
+
+/**
+ * A Status or Verbatim made by another copy of retopy, as this copy's own; else undefined.
+ * The encoders ask only after `instanceof` failed, so the common path never pays for it.
+ */
+export function fromOtherCopy(value: object): Status | Verbatim | undefined {
+  const branded = value as { [STATUS_BRAND]?: unknown; [VERBATIM_BRAND]?: unknown; text?: unknown; format?: unknown };
+  if (typeof branded.text !== "string") return undefined;
+  if (branded[STATUS_BRAND] === true) return status(branded.text);
+  if (branded[VERBATIM_BRAND] === true) return new Verbatim(branded.text, branded.format === "mkd" ? "mkd" : "txt");
+  return undefined;
 }
 
 export function isPlainObject(value: object): boolean {
@@ -71,5 +84,6 @@ export function checkReplyValue(value: unknown, depth = 0): void {
     for (const key of Object.keys(value)) checkReplyValue((value as Record<string, unknown>)[key], depth + 1);
     return;
   }
+  if (fromOtherCopy(value) !== undefined) return;
   throw new UnsupportedReplyError(value);
 }

@@ -9,10 +9,11 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { pino } from "pino";
-import { Application, CommandHandler, command, parameter, type ReplyValue, status, UnsupportedReplyError, verbatim } from "../src/index.js";
+import { Application, checkReplyValue, CommandHandler, command, parameter, type ReplyValue, Status, status, UnsupportedReplyError, verbatim } from "../src/index.js";
 import { ReplyOutput } from "../src/protocol/reply-output.js";
 import { resp2ReplyEncoder, resp3ReplyEncoder } from "../src/protocol/resp-reply.js";
 import { textReplyEncoder } from "../src/protocol/text-reply.js";
+import { connectRedis } from "./redis-support.js";
 import { useTestBed } from "./support.js";
 import { RawClient, renderReply, resp } from "./wire.js";
 
@@ -233,5 +234,47 @@ describe("unsupported reply values", () => {
     assert.equal(subscriber.text, "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$4\r\nfine\r\n", "only the good message arrived");
     subscriber.destroy();
     publisher.destroy();
+  });
+});
+
+/**
+ * An Application built with another copy of retopy (the CLI serves one: `isApplication`)
+ * replies with that copy's Status and Verbatim. Here the other copy is the build in dist/,
+ * this suite's server the sources: its `quit` (+OK) and replies must still be encoded.
+ */
+describe("replies made with another copy of retopy", () => {
+  const bed = useTestBed();
+  // A specifier in a variable: TypeScript does not resolve it, so type checking needs no build.
+  const DIST = "../dist/src/index.js";
+  const otherCopy = async () => (await import(DIST)) as typeof import("../src/index.js");
+
+  it("a Status and a Verbatim from dist/ are encoded by the sources' server, in RESP2, RESP3 and text", async () => {
+    const other = await otherCopy();
+    assert.notEqual(other.Status, Status, "two copies");
+    const app = new Application()
+      .command("st", {}, () => other.status("DONE"))
+      .command("vb", {}, () => [other.verbatim("one\ntwo")])
+      .command("deep", {}, () => new Map([["s", other.status("OK")]]));
+    const port = await bed.serve(app);
+    const raw = await RawClient.connect(port);
+    raw.write(Buffer.concat([resp("st"), resp("vb"), resp("deep")]));
+    await raw.until((received) => received.toString().endsWith("+OK\r\n"), "three replies");
+    assert.equal(raw.text, "+DONE\r\n*1\r\n$7\r\none\ntwo\r\n*2\r\n$1\r\ns\r\n+OK\r\n");
+    raw.write(Buffer.concat([resp("HELLO", "3"), resp("vb")]));
+    await raw.until((received) => received.toString().endsWith("txt:one\ntwo\r\n"), "the verbatim in RESP3");
+    raw.destroy();
+    const text = await bed.open(port);
+    assert.equal(await text.command("st"), "+DONE");
+    text.send("vb");
+    assert.deepEqual(await text.readLines(2), ["one", "two"]);
+    assert.doesNotThrow(() => checkReplyValue([other.status("OK"), other.verbatim("v")]));
+  });
+
+  it("the quit of an Application built with dist/ replies +OK through the sources' server (ioredis quit)", async () => {
+    const other = await otherCopy();
+    const port = await bed.serve(new other.Application().command("x", {}, () => 1) as unknown as Application);
+    const redis = await connectRedis(port);
+    assert.equal(await redis.call("x"), 1);
+    assert.equal(await redis.quit(), "OK");
   });
 });

@@ -1,5 +1,5 @@
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim } from "../reply.js";
-import { UnsupportedReplyError } from "../reply-support.js";
+import { fromOtherCopy, UnsupportedReplyError } from "../reply-support.js";
 import type { ReplyOutput } from "./reply-output.js";
 import { ERROR_CODE } from "./wire-errors.js";
 
@@ -176,6 +176,11 @@ function encodeValue(value: ReplyValue, out: ReplyOutput, v3: boolean): void {
       out.text(bulk(key));
       encodeValue(value[key], out, v3);
     }
+    return;
+  }
+  const adopted = fromOtherCopy(value);
+  if (adopted !== undefined) {
+    encodeValue(adopted, out, v3);
     return;
   }
   // A class instance, a Date, a Promise...: no honest wire form (src/reply-support.ts).

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
-import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim } from "../reply.js";
-import { UnsupportedReplyError } from "../reply-support.js";
+import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim, VERBATIM_BRAND } from "../reply.js";
+import { fromOtherCopy, UnsupportedReplyError } from "../reply-support.js";
 import { quoteBytes } from "./quote-args.js";
 import type { ReplyOutput } from "./reply-output.js";
 
@@ -62,6 +62,8 @@ function scalarText(value: ReplyValue): string {
   if (value instanceof Error) return `-ERR ${errorText(String(value.message))}`;
   if (value instanceof Status) return `+${value.text}`;
   if (value instanceof Verbatim) return lineText(value.text);
+  const adopted = typeof value === "object" ? fromOtherCopy(value) : undefined;
+  if (adopted !== undefined) return scalarText(adopted);
   // A function, a class instance, a Date...: its String() is source code or `[object Object]`.
   throw new UnsupportedReplyError(value);
 }
@@ -91,6 +93,14 @@ function appendValue(lines: string[], value: ReplyValue): void {
   if (value instanceof Verbatim) {
     for (const line of value.text.split(/\r\n|\n|\r/)) lines.push(lineText(line));
     return;
+  }
+  // Another copy of retopy's Verbatim keeps its lines too (its Status goes by scalarText).
+  if (value !== null && typeof value === "object" && (value as { [VERBATIM_BRAND]?: unknown })[VERBATIM_BRAND] === true) {
+    const adopted = fromOtherCopy(value);
+    if (adopted !== undefined) {
+      appendValue(lines, adopted);
+      return;
+    }
   }
   lines.push(scalarText(value));
 }
