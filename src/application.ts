@@ -6,6 +6,9 @@ import {
   validateParameters,
 } from "./command-spec.js";
 import { commandMetadataOf } from "./decorators.js";
+import { commandDeclarationOf, type DeclaredCommand } from "./command-class.js";
+import type { ArgumentsOf, ParameterDeclaration, TypedCommandSpec } from "./typed-args.js";
+import { TypedHandler } from "./typed-handler.js";
 import { RetopyError } from "./errors.js";
 import {
   APPLICATION_BRAND,
@@ -67,7 +70,18 @@ export interface CommandSpec extends Omit<CommandOptions, "name"> {
 /** The function of an `app.command(...)`: `this` and the argument are the handler instance. */
 export type CommandFunction = (this: CommandHandler, handler: CommandHandler) => unknown;
 
+/**
+ * The function of a typed `app.command(...)`: `handler.args` (and `this.args`) hold the
+ * converted arguments, typed from the `params` written in the call.
+ */
+export type TypedCommandFunction<Args extends object> = (this: TypedHandler<Args>, handler: TypedHandler<Args>) => unknown;
+
 const EMPTY_OPTIONS: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** `"key"` is short for `{ name: "key" }`. */
+function normalize(params: readonly ParameterDeclaration[] | undefined): ParameterOptions[] {
+  return (params ?? []).map((p) => (typeof p === "string" ? { name: p } : p));
+}
 
 /** True for an Application, even one from another copy of the package (the CLI relies on it). */
 export function isApplication(value: unknown): value is Application {
@@ -124,12 +138,16 @@ export class Application implements CommandTable {
    * `app.command("increment", { params: ["key"] }, (h) => ++counts[h.getArgument("key")])`.
    * A returned value (other than undefined) is written as the reply.
    */
-  command(name: string, spec: CommandSpec, fn: CommandFunction): this {
+  command<const Params extends readonly ParameterDeclaration[] = []>(
+    name: string,
+    spec: TypedCommandSpec<Params>,
+    fn: TypedCommandFunction<ArgumentsOf<Params>>,
+  ): this {
     if (typeof fn !== "function") {
       throw new RetopyError("RETOPY_INVALID_COMMAND", `'${name}' needs a function`);
     }
-    const params = (spec.params ?? []).map((p) => (typeof p === "string" ? { name: p } : p));
-    this.#register(this.#define(name, params, spec, CommandHandler, EMPTY_OPTIONS, (h) => fn.call(h, h), false));
+    const invoke = (h: CommandHandler) => fn.call(h as TypedHandler<ArgumentsOf<Params>>, h as TypedHandler<ArgumentsOf<Params>>);
+    this.#register(this.#define(name, normalize(spec.params), spec, TypedHandler, EMPTY_OPTIONS, invoke, false));
     return this;
   }
 
@@ -194,6 +212,14 @@ export class Application implements CommandTable {
         const invoke = (h: CommandHandler) => (method as (this: CommandHandler) => unknown).call(h);
         this.#register(this.#define(meta.options.name ?? key, meta.params, options2, handlerClass, options, invoke, builtin));
       }
+    }
+    const declaration = commandDeclarationOf(handlerClass);
+    if (declaration) {
+      if (typeof (handlerClass.prototype as Partial<DeclaredCommand>).run !== "function") {
+        throw new RetopyError("RETOPY_INVALID_HANDLER", `${handlerClass.name || "a Command class"} needs a run() method`);
+      }
+      const invoke = (h: CommandHandler) => (h as DeclaredCommand).run();
+      this.#register(this.#define(declaration.name, normalize(declaration.params), declaration, handlerClass, options, invoke, builtin));
     }
   }
 

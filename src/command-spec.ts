@@ -21,6 +21,11 @@ export interface ParameterOptions {
   help?: string;
   /** Makes the argument optional; used when the client leaves it out. */
   default?: unknown;
+  /**
+   * Makes the argument optional without a default: its value is undefined when the client
+   * leaves it out (an empty array for a variadic one).
+   */
+  optional?: boolean;
   /** Only on the last parameter: it takes every remaining argument (`rem key [key ...]`). */
   variadic?: boolean;
 }
@@ -67,6 +72,8 @@ export interface ParameterSpec {
 export type BoundArguments = readonly unknown[];
 
 const NO_ARGUMENTS: BoundArguments = Object.freeze([]);
+/** What an optional variadic parameter without a default holds when nothing was given; shared, so frozen. */
+const NO_VALUES: readonly unknown[] = Object.freeze([]);
 const INTEGER = /^[+-]?\d+$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const TRUE_WORDS = new Set(["true", "1", "yes", "on"]);
@@ -89,7 +96,7 @@ export function validateParameters(command: string, params: readonly ParameterOp
     if (variadic && index !== params.length - 1) {
       throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': only the last parameter can be variadic`);
     }
-    const optional = "default" in param && param.default !== undefined;
+    const optional = param.optional === true || ("default" in param && param.default !== undefined);
     if (sawOptional && !optional && !variadic) {
       throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': required '${param.name}' follows an optional parameter`);
     }
@@ -98,7 +105,9 @@ export function validateParameters(command: string, params: readonly ParameterOp
     if (typeof type !== "function" && !["string", "int", "float", "boolean", "buffer", "raw"].includes(type)) {
       throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': parameter '${param.name}' has unknown type '${String(type)}'`);
     }
-    return { name: param.name, type, help: param.help ?? "", optional, default: param.default, variadic };
+    // An optional variadic parameter without a default holds an empty array, never undefined.
+    const fallback = variadic && optional && param.default === undefined ? NO_VALUES : param.default;
+    return { name: param.name, type, help: param.help ?? "", optional, default: fallback, variadic };
   });
 }
 

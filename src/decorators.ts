@@ -1,4 +1,5 @@
 import type { CommandOptions, ParameterOptions } from "./command-spec.js";
+import type { CommandHandler } from "./handler.js";
 
 /**
  * `@parameter`, `@authenticated` and `@command` only record metadata about a method; the
@@ -42,8 +43,11 @@ function methodOf(args: unknown[]): AnyMethod {
   const [first, second, third] = args;
   // Standard decorators: (value, context) with context.kind === "method".
   if (typeof first === "function" && second && typeof second === "object" && "kind" in second) {
-    if ((second as { kind: string }).kind !== "method") {
-      throw new TypeError("retopy decorators apply to methods only");
+    const context = second as { kind: string; static?: boolean; private?: boolean };
+    if (context.kind !== "method") throw new TypeError("retopy decorators apply to methods only");
+    // Mounting reads the prototype's public methods: a static or #private one would never be a command.
+    if (context.static === true || context.private === true) {
+      throw new TypeError("retopy decorators apply to public instance methods only");
     }
     return first;
   }
@@ -53,15 +57,32 @@ function methodOf(args: unknown[]): AnyMethod {
   throw new TypeError("retopy decorators apply to methods only");
 }
 
-type MethodDecorator = (...args: any[]) => void;
+/**
+ * A retopy decorator, typed for instance methods of a CommandHandler only, in both calling
+ * conventions: on a field, a getter, a static method or a class it does not compile (and
+ * still throws at run time, for plain JavaScript).
+ */
+export interface CommandMethodDecorator {
+  /** Standard (TC39) decorators. */
+  <This extends CommandHandler, Method extends (this: This, ...args: any) => unknown>(
+    method: Method,
+    context: ClassMethodDecoratorContext<This, Method> & { readonly static: false; readonly private: false },
+  ): void;
+  /** TypeScript's `experimentalDecorators`: the target is the prototype, so a static method is refused too. */
+  <Method extends (...args: any) => unknown>(
+    prototype: CommandHandler,
+    key: string | symbol,
+    descriptor: TypedPropertyDescriptor<Method>,
+  ): void;
+}
 
 /**
  * Declares one positional argument; a bare `@parameter()` declares a command without
  * arguments. `@parameter("key")` is short for `@parameter({ name: "key" })`.
  */
-export function parameter(options?: ParameterOptions | string): MethodDecorator {
+export function parameter(options?: ParameterOptions | string): CommandMethodDecorator {
   const param = typeof options === "string" ? { name: options } : options;
-  return (...args: unknown[]) => {
+  return (...args: unknown[]): void => {
     const meta = metadataFor(methodOf(args));
     meta.isCommand = true;
     // Decorators run bottom-up, so prepending keeps the order in which they are written.
@@ -70,15 +91,15 @@ export function parameter(options?: ParameterOptions | string): MethodDecorator 
 }
 
 /** Refuses the command with `-ERR Authorization required` until the connection has a user. */
-export function authenticated(...args: unknown[]): void {
+export const authenticated: CommandMethodDecorator = (...args: unknown[]): void => {
   const meta = metadataFor(methodOf(args));
   meta.isCommand = true;
   meta.authenticated = true;
-}
+};
 
 /** Names a command, gives it help text, or marks it authenticated, without declaring arguments. */
-export function command(options: CommandOptions = {}): MethodDecorator {
-  return (...args: unknown[]) => {
+export function command(options: CommandOptions = {}): CommandMethodDecorator {
+  return (...args: unknown[]): void => {
     const meta = metadataFor(methodOf(args));
     meta.isCommand = true;
     meta.options = { ...meta.options, ...options };

@@ -103,6 +103,9 @@ export const FINISHED: unique symbol = Symbol("retopy.finished");
 /** @internal */
 export const SKIP_REPLY: unique symbol = Symbol("retopy.skipReply");
 
+/** @internal The context a handler was built with, for src/typed-handler.ts. */
+export let contextOf: (handler: CommandHandler) => HandlerContext;
+
 export class CommandHandler {
   // Symbol keys: a subclass's own `_replies` or `finished_` field can never clobber them.
   /** @internal Everything written with `write()`, or null until the first write. */
@@ -114,6 +117,11 @@ export class CommandHandler {
   // One field instead of one per service: a handler is built for every command.
   readonly #context: HandlerContext;
   #command: CommandInvocation | null = null;
+
+  static {
+    // Lets the typed handler (src/typed-handler.ts) read the bound values without a public member.
+    contextOf = (handler) => handler.#context;
+  }
 
   constructor(context: HandlerContext) {
     this.#context = context;
@@ -151,8 +159,9 @@ export class CommandHandler {
     const index = this.#parameterIndex(name);
     if (index !== -1) {
       const value = this.#context.values[index];
-      // A variadic parameter holds an array, or its default when no value was given.
-      if (value !== undefined) return (Array.isArray(value) && this.#isVariadic(index) ? value[0] : value) as T;
+      // A variadic parameter holds an array (empty when optional and not given), or its default.
+      const first: unknown = Array.isArray(value) && this.#isVariadic(index) ? value[0] : value;
+      if (first !== undefined) return first as T;
     }
     if (defaultValue !== undefined) return defaultValue;
     throw new MissingArgumentError(name, WireErrors.undeclaredArgument(name).message);

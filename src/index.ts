@@ -10,7 +10,11 @@
  * ```
  */
 export { Application, isApplication } from "./application.js";
-export type { CommandFunction, CommandSpec, HandlerEntry } from "./application.js";
+export type { CommandFunction, CommandSpec, HandlerEntry, TypedCommandFunction } from "./application.js";
+export { Command, DeclaredCommand } from "./command-class.js";
+export type { CommandClass, CommandDeclaration } from "./command-class.js";
+export { TypedHandler } from "./typed-handler.js";
+export type { ArgumentsOf, ArgumentValue, ConvertedType, ParameterDeclaration, TypedCommandSpec } from "./typed-args.js";
 export type { ApplicationSettings, AuthenticateFunction, CheckedSettings } from "./settings.js";
 export { CommandHandler } from "./handler.js";
 export type { CommandDefinition, CommandInvocation, CommandTable, HandlerClass, HandlerContext, ServerInfo } from "./handler.js";

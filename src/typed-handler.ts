@@ -1,0 +1,35 @@
+import { CommandHandler, contextOf } from "./handler.js";
+import { MissingArgumentError } from "./errors.js";
+import { WireErrors } from "./protocol/wire-errors.js";
+
+/**
+ * A handler whose arguments are typed from its command's declaration: `args.count` is a
+ * number when `count` was declared `type: "int"`, and `args.cuont` does not compile.
+ * `app.command(...)` functions and `Command(...)` classes get one.
+ *
+ * Both read the values array retopy already bound for the command: `arg(name)` allocates
+ * nothing; `args` builds its object once, on first use.
+ */
+export class TypedHandler<Args extends object = Record<string, unknown>> extends CommandHandler {
+  #args: Args | undefined = undefined;
+
+  /** The converted arguments by name, as declared (built on first use, then kept). */
+  get args(): Args {
+    if (this.#args) return this.#args;
+    const { definition, values } = contextOf(this);
+    // No prototype: a parameter named `__proto__` or `constructor` is just a key here.
+    const args = Object.create(null) as Record<string, unknown>;
+    for (let i = 0; i < definition.params.length; i++) args[definition.params[i]!.name] = values[i];
+    this.#args = args as Args;
+    return this.#args;
+  }
+
+  /** One converted argument by name, without building `args`. */
+  arg<K extends keyof Args & string>(name: K): Args[K] {
+    const { definition, values } = contextOf(this);
+    const params = definition.params;
+    for (let i = 0; i < params.length; i++) if (params[i]!.name === name) return values[i] as Args[K];
+    // Only untyped callers (plain JavaScript) get here: the compiler refuses undeclared names.
+    throw new MissingArgumentError(name, WireErrors.undeclaredArgument(name).message);
+  }
+}
