@@ -20,6 +20,7 @@ export { CommandHandler } from "./handler.js";
 export type { CommandDefinition, CommandInvocation, CommandTable, HandlerClass, HandlerContext, ServerInfo } from "./handler.js";
 export type { ConnectionInfo, ConnectionState } from "./connection-info.js";
 export { authenticated, command, parameter } from "./decorators.js";
+export type { CommandMethodDecorator } from "./decorators.js";
 export type {
   BoundArguments,
   CommandOptions,
