@@ -17,9 +17,16 @@ export class TypedHandler<Args extends object = Record<string, unknown>> extends
   get args(): Args {
     if (this.#args) return this.#args;
     const { definition, values } = contextOf(this);
-    // No prototype: a parameter named `__proto__` or `constructor` is just a key here.
-    const args = Object.create(null) as Record<string, unknown>;
-    for (let i = 0; i < definition.params.length; i++) args[definition.params[i]!.name] = values[i];
+    const params = definition.params;
+    // A plain object filled in declaration order: every command of a definition gets the same
+    // hidden class (an `Object.create(null)` object would be a slower dictionary).
+    const args: Record<string, unknown> = {};
+    for (let i = 0; i < params.length; i++) {
+      const name = params[i]!.name;
+      // `args.__proto__ = value` would set the prototype: define it as an own key instead.
+      if (name === "__proto__") Object.defineProperty(args, name, { value: values[i], enumerable: true, writable: true, configurable: true });
+      else args[name] = values[i];
+    }
     this.#args = args as Args;
     return this.#args;
   }
