@@ -72,8 +72,6 @@ export interface ParameterSpec {
 export type BoundArguments = readonly unknown[];
 
 const NO_ARGUMENTS: BoundArguments = Object.freeze([]);
-/** What an optional variadic parameter without a default holds when nothing was given; shared, so frozen. */
-const NO_VALUES: readonly unknown[] = Object.freeze([]);
 const INTEGER = /^[+-]?\d+$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const TRUE_WORDS = new Set(["true", "1", "yes", "on"]);
@@ -105,9 +103,7 @@ export function validateParameters(command: string, params: readonly ParameterOp
     if (typeof type !== "function" && !["string", "int", "float", "boolean", "buffer", "raw"].includes(type)) {
       throw new RetopyError("RETOPY_INVALID_COMMAND", `'${command}': parameter '${param.name}' has unknown type '${String(type)}'`);
     }
-    // An optional variadic parameter without a default holds an empty array, never undefined.
-    const fallback = variadic && optional && param.default === undefined ? NO_VALUES : param.default;
-    return { name: param.name, type, help: param.help ?? "", optional, default: fallback, variadic };
+    return { name: param.name, type, help: param.help ?? "", optional, default: param.default, variadic };
   });
 }
 
@@ -172,7 +168,9 @@ export function bindArguments(command: string, params: readonly ParameterSpec[],
       const rest: unknown[] = [];
       for (; i < argv.length; i++) rest.push(convert(command, param, argv[i]!));
       if (rest.length === 0 && !param.optional) throw missing(command, params, param);
-      bound[p] = rest.length === 0 ? param.default : rest;
+      // Without a default, an optional variadic parameter holds its own empty array, never
+      // undefined (and not a shared one a handler could push to).
+      bound[p] = rest.length === 0 && param.default !== undefined ? param.default : rest;
       break;
     }
     const raw = argv[i];

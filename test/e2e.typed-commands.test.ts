@@ -74,6 +74,12 @@ function buildApp(): Application {
     assert.equal(h.getArgument("tag", "fallback"), h.args.tag[0] ?? "fallback");
     return `${h.args.tag.length}:${h.args.tag.join(",")}`;
   });
+  app.command("mutate", { params: [{ name: "tag", variadic: true, optional: true }] }, (h) => {
+    h.args.tag.push("added"); // each command's own array, even when the client sent none
+    return h.args.tag.join(",");
+  });
+  // The seed's getArgument on a variadic parameter whose default is an empty list.
+  app.command("first", { params: [{ name: "xs", variadic: true, default: [] }] }, (h: CommandHandler) => h.getArgument("xs", "none"));
   app.command("len", { params: [{ name: "bytes", type: "buffer" }] }, (h) => h.args.bytes.length);
   app.command("keys", { params: ["__proto__", "constructor", { name: "toString", optional: true }] }, (h) =>
     JSON.stringify([Object.keys(h.args), h.args.__proto__, h.args.constructor, h.args.toString ?? null]),
@@ -151,6 +157,11 @@ describe("typed commands over TCP", () => {
     assert.equal(await client.command('opt k "a label"'), "k:a label");
     assert.equal(await client.command("tags"), "0:");
     assert.equal(await client.command("tags a b c"), "3:a,b,c");
+    assert.equal(await client.command("mutate"), "added");
+    assert.equal(await client.command("mutate"), "added");
+    assert.equal(await client.command("mutate x"), "x,added");
+    assert.equal(await client.command("first"), "none");
+    assert.equal(await client.command("first a b"), "a");
     assert.equal(await client.command("bump text-key"), "1");
     assert.equal(await client.command("bump text-key 10"), "11");
     assert.equal(store.get("text-key"), 11);
