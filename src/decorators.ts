@@ -51,7 +51,8 @@ function methodOf(args: unknown[]): AnyMethod {
     }
     return first;
   }
-  // experimentalDecorators: (prototype, key, descriptor).
+  // experimentalDecorators: (prototype, key, descriptor); a static method's target is the class itself.
+  if (typeof first === "function") throw new TypeError("retopy decorators apply to public instance methods only");
   const descriptor = third as PropertyDescriptor | undefined;
   if (descriptor && typeof descriptor.value === "function") return descriptor.value as AnyMethod;
   throw new TypeError("retopy decorators apply to methods only");
