@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -51,19 +51,36 @@ function programFiles(run: Run): string[] {
     .map((file) => path.relative(ROOT, file.trim()).split(path.sep).join("/"));
 }
 
+/** Each tsc run once, started together: the machine's cores check them side by side. */
+const runs = new Map<string, Promise<Run>>();
+const tscOnce = (...args: string[]): Promise<Run> => {
+  const key = args.join(" ");
+  if (!runs.has(key)) runs.set(key, tsc(...args));
+  return runs.get(key)!;
+};
+const FIXTURE_PROJECTS = {
+  "standard decorators": "test/types/fixtures/tsconfig.json",
+  experimentalDecorators: "test/types/fixtures/tsconfig.experimental-decorators.json",
+} as const;
+const startAll = (): void => {
+  for (const project of Object.values(FIXTURE_PROJECTS)) void tscOnce("-p", project);
+  void tscOnce("-p", "tsconfig.json", "--listFilesOnly");
+  void tscOnce("-p", "tsconfig.experimental-decorators.json", "--listFiles");
+  void tscOnce("-p", "test/types/tsconfig.json");
+};
+
 describe("compile-time tests", () => {
+  before(startAll);
+
   it("the fixture marks mistakes of every kind", () => {
     // A fixture that lost its markers would make the next tests vacuous.
     const codes = new Set(expectedErrors().map((e) => e.split(":")[1]));
     assert.deepEqual([...codes].sort(), ["TS1240", "TS2322", "TS2339", "TS2345"]);
   });
 
-  for (const [mode, project] of [
-    ["standard decorators", "test/types/fixtures/tsconfig.json"],
-    ["experimentalDecorators", "test/types/fixtures/tsconfig.experimental-decorators.json"],
-  ] as const) {
+  for (const [mode, project] of Object.entries(FIXTURE_PROJECTS)) {
     it(`tsc reports exactly the fixture's deliberate errors (${mode})`, async () => {
-      const run = await tsc("-p", project);
+      const run = await tscOnce("-p", project);
       assert.notEqual(run.code, 0, "tsc accepted a file full of type errors");
       assert.deepEqual(reportedErrors(run.output), expectedErrors(), run.output);
     });
@@ -73,9 +90,9 @@ describe("compile-time tests", () => {
     const scripts = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
     assert.match(scripts.typecheck ?? "", /tsc --noEmit -p \.(\s|$)/);
     assert.match(scripts.typecheck ?? "", /tsc -p tsconfig\.experimental-decorators\.json/);
-    const standard = await programFiles(await tsc("-p", "tsconfig.json", "--listFilesOnly"));
+    const standard = await programFiles(await tscOnce("-p", "tsconfig.json", "--listFilesOnly"));
     // --listFiles type-checks as well: src/, test/ and examples/ with experimentalDecorators.
-    const experimental = await programFiles(await tsc("-p", "tsconfig.experimental-decorators.json", "--listFiles"));
+    const experimental = await programFiles(await tscOnce("-p", "tsconfig.experimental-decorators.json", "--listFiles"));
     for (const [project, files] of [["tsconfig.json", standard], ["tsconfig.experimental-decorators.json", experimental]] as const) {
       for (const file of [...TYPE_TESTS, "examples/counter.ts", "test/e2e.commands.test.ts"]) {
         assert.ok(files.includes(file), `${project} does not check ${file}`);
@@ -85,7 +102,7 @@ describe("compile-time tests", () => {
   });
 
   it("the type tests pass under standard decorators", async () => {
-    const run = await tsc("-p", "test/types/tsconfig.json");
+    const run = await tscOnce("-p", "test/types/tsconfig.json");
     assert.equal(run.code, 0, run.output);
   });
 });
