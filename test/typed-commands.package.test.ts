@@ -117,6 +117,12 @@ describe("typed commands in a fresh project, from the packed tarball", () => {
     }
   });
 
+  it("compiles the doc's samples in a project with experimentalDecorators too", async () => {
+    // After the previous test wrote them: the same files, TypeScript's older decorator mode.
+    const compiled = await run(process.execPath, [TSC, "-p", ".", "--noEmit", "--experimentalDecorators"], project);
+    assert.equal(compiled.code, 0, compiled.stdout + compiled.stderr);
+  });
+
   it("reports a consumer's misspelt and mistyped arguments through the published types", async () => {
     const consumer = path.join(dir, "consumer-errors");
     mkdirSync(consumer);
