@@ -19,6 +19,7 @@ import { inject, injectAll, type InjectCommand, InjectedConnection, type InjectO
 import { asciiLowerCase } from "./client-text.js";
 import { MAX_TIMER_MS } from "./limits.js";
 import { type ApplicationSettings, type CheckedSettings, checkSettings } from "./settings.js";
+import { type HookName, type Hooks, HookSet } from "./hooks.js";
 
 /** A handler class, optionally with the options its `initialize(options)` receives. */
 export type HandlerEntry =
@@ -60,6 +61,8 @@ export function isApplication(value: unknown): value is Application {
 export class Application implements CommandTable {
   readonly settings: CheckedSettings;
   readonly [APPLICATION_BRAND] = true;
+  /** The hooks of `addHook`, by kind. */
+  readonly hooks = new HookSet();
   // A Map, not an object: `constructor` or `__proto__` on the wire must never reach a member.
   readonly #commands = new Map<string, CommandDefinition>();
   /** Spellings seen on the wire (any case) → command, so lookups skip `toLowerCase`. */
@@ -103,6 +106,16 @@ export class Application implements CommandTable {
     }
     const params = (spec.params ?? []).map((p) => (typeof p === "string" ? { name: p } : p));
     this.#register(this.#define(name, params, spec, CommandHandler, EMPTY_OPTIONS, (h) => fn.call(h, h), false));
+    return this;
+  }
+
+  /**
+   * Adds a lifecycle hook for every connection and command of the application, as Fastify's
+   * `addHook`: `app.addHook("preCommand", ({ command, connection }) => { ... })`. Hooks of a
+   * kind run in the order they were added, each awaited; see `Hooks` for when each runs.
+   */
+  addHook<K extends HookName>(name: K, hook: Hooks[K]): this {
+    this.hooks.add(name, hook);
     return this;
   }
 
