@@ -7,7 +7,13 @@
  * batched in src/stats.ts).
  */
 import { LatencyHistogram } from "./latency-histogram.js";
-import type { CountedCommand } from "./stats.js";
+
+/** What counting needs of a mounted command (a `CommandDefinition` is one). */
+export interface CountedCommand {
+  readonly name: string;
+  /** Small integer unique in its application: the index of its counter. */
+  readonly slot: number;
+}
 
 /**
  * How a command ended, with Redis's meaning: `rejected` never ran (unknown arguments, a

@@ -1,13 +1,9 @@
 import type { ActorRefFrom } from "xstate";
 import type { supervisorMachine } from "../machines/supervisor.machine.js";
-import { type CommandOutcome, CommandStats } from "./command-stats.js";
+import { type CommandOutcome, CommandStats, type CountedCommand } from "./command-stats.js";
 
-/** What counting needs of a mounted command (a `CommandDefinition` is one). */
-export interface CountedCommand {
-  readonly name: string;
-  /** Small integer unique in its application: the index of its counter. */
-  readonly slot: number;
-}
+export type { CountedCommand } from "./command-stats.js";
+
 
 /** What `stats` reports, read from the supervisor actor. */
 export interface ServerStats {
