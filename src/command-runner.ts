@@ -15,7 +15,7 @@ import { CommandSignal } from "./command-signal.js";
 import { execute, Failure, isThenable, type Outcome } from "./command-lifecycle.js";
 import { ERROR_CODE, WireErrors } from "./protocol/wire-errors.js";
 import { PROTOCOLS } from "./protocol/protocols.js";
-import type { CommandOutcome } from "./command-stats.js";
+import { type CommandOutcome, commandClock } from "./command-stats.js";
 import { CommandCall, type HookName, type HookSet, runHooks } from "./hooks.js";
 
 /** What the runner needs from the connection it serves. */
@@ -95,7 +95,7 @@ export class CommandRunner {
   #output = new ReplyOutput();
   /** Batches sent towards this queue (`expect()`) that `enqueue()` has not received yet. */
   #expected = 0;
-  /** When the running command was looked up (`performance.now()`), for its latency. */
+  /** The start of a command that went async (`commandClock` holds a running sync command's). */
   #started = 0;
   /** The running command's hook context; null unless the application has command hooks. */
   #call: CommandCall | null = null;
@@ -212,6 +212,8 @@ export class CommandRunner {
         continue;
       }
       if (pending) {
+        // Other connections' commands use the shared clock while this one waits.
+        this.#started = commandClock[0]!;
         this.#flush();
         this.#waiting = true;
         // `pending` settles through #finish/#complete, which catch everything; the rejection
@@ -308,7 +310,7 @@ export class CommandRunner {
       this.#host.stats.countError();
       return;
     }
-    this.#started = performance.now();
+    commandClock[0] = performance.now();
     // The one check hooks cost a command when the application has none.
     if (application.hooks.command) this.#call = new CommandCall(definition.name, argv, this.#host.connection);
     if (definition.authenticated && !this.#host.isAuthenticated()) {
@@ -455,16 +457,17 @@ export class CommandRunner {
       }
       this.#owed = false;
     }
-    // From the lookup to the reply encoded (or dropped): what the client waited, minus its queue.
-    const micros = (performance.now() - this.#started) * 1000;
+    // From the lookup to the reply encoded (or dropped): what the client waited, minus its
+    // queue. `#waiting` is only ever true here for a command that went async.
+    if (this.#waiting) commandClock[0] = this.#started;
     const result: CommandOutcome = rejected ? "rejected" : failure === null ? "ok" : "error";
-    this.#host.stats.countCommand(definition, result, micros);
+    this.#host.stats.countCommand(definition, result);
     const call = this.#call;
     if (call === null) return;
     this.#call = null;
     call.outcome = result;
     call.error = failure?.error;
-    call.durationMs = micros / 1000;
+    call.durationMs = performance.now() - commandClock[0]!;
     return this.#afterCommand(call);
   }
 

@@ -45,9 +45,9 @@ export class StatsBuffer {
     this.#supervisor = supervisor;
   }
 
-  /** One reply of a mounted command, `micros` after it started; any outcome but `ok` counts as an error. */
-  countCommand(definition: CountedCommand, outcome: CommandOutcome, micros: number): void {
-    this.commands.record(definition, outcome, micros);
+  /** One reply of a mounted command (started at `commandClock[0]`); any outcome but `ok` counts as an error. */
+  countCommand(definition: CountedCommand, outcome: CommandOutcome): void {
+    this.commands.record(definition, outcome);
     const slot = definition.slot;
     const count = this.#counts[slot];
     if (count === undefined) {

@@ -34,8 +34,11 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
     assert.ok(sample, `not an exposition line: ${JSON.stringify(line)}`);
     const labels: Record<string, string> = {};
     for (const pair of (sample[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!;
-    const value = sample[3] === "+Inf" ? Infinity : Number(sample[3]);
-    assert.ok(!Number.isNaN(value), `value of ${line}`);
+    // Go's ParseFloat, which Prometheus uses, takes NaN in any case (prom-client writes "Nan"
+    // for an event-loop lag not sampled yet) and ±Inf.
+    const raw = sample[3]!;
+    const value = /^nan$/i.test(raw) ? Number.NaN : /^\+?inf$/i.test(raw) ? Infinity : /^-inf$/i.test(raw) ? -Infinity : Number(raw);
+    assert.ok(/^nan$/i.test(raw) || !Number.isNaN(value), `value of ${line}`);
     samples.push({ name: sample[1]!, labels, value });
   }
   return { samples, types };
