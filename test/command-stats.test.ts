@@ -210,6 +210,32 @@ describe("commandstats: retopy's own cases", () => {
     }
   });
 
+  it("an async command's time is its own while other connections run commands meanwhile", async () => {
+    const app = new Application([Guarded]);
+    app.command("quick", {}, () => "q");
+    const durations: number[] = [];
+    app.addHook("onResponse", ({ command, durationMs }) => {
+      if (command === "nap") durations.push(durationMs);
+    });
+    const port = await bed.serve(app);
+    const napper = await connectRedis(port);
+    const busy = await connectRedis(port);
+    try {
+      const nap = napper.call("nap", "40");
+      // While it waits, another connection's commands start and finish (they share the clock).
+      for (let i = 0; i < 30; i++) await busy.call("quick");
+      assert.equal(await nap, "rested");
+      const info = String(await busy.call("info", "commandstats"));
+      const usec = Number(/cmdstat_nap:calls=1,usec=(\d+),/.exec(info)?.[1]);
+      assert.ok(usec >= 35_000, `nap's usec ${usec} runs from its own start`);
+      assert.equal(durations.length, 1);
+      assert.ok(durations[0]! >= 35, `onResponse durationMs ${durations[0]}`);
+    } finally {
+      napper.disconnect();
+      busy.disconnect();
+    }
+  });
+
   it("INFO without sections leaves commandstats and latencystats out, INFO all has them", async () => {
     const port = await bed.serve(redisLikeApp());
     const client = await bed.open(port);
