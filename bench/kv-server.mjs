@@ -22,7 +22,9 @@ const { default: app } = await import("../examples/kv.ts");
 // The memory section holds 10,000 idle connections: the default maxConnections (10,000) would refuse the last.
 // BENCH_KV_INSPECT=1 (the bench's retopy-inspect): live inspection on, its bridge on 127.0.0.1, no viewer.
 const inspect = process.env.BENCH_KV_INSPECT === "1" ? { port: 0 } : undefined;
-const server = new RetopyServer(app, { logger: false, maxConnections: 20_000, inspect });
+// BENCH_KV_METRICS=1 (the bench's retopy-metrics): Prometheus metrics on, /metrics on a free port of 127.0.0.1.
+const metrics = process.env.BENCH_KV_METRICS === "1" ? { port: 0 } : undefined;
+const server = new RetopyServer(app, { logger: false, maxConnections: 20_000, inspect, metrics });
 const { port } = await server.listen({ port: Number(process.argv[2] ?? 0), host: "127.0.0.1" });
 // As `retopy serve` runs it: the fault policy tracks each command's context, which has a cost
 // (a per-command name lowercased with a RegExp once cost the CLI 25% of its pipelined SETs).

@@ -18,7 +18,8 @@
 // Environment:
 //   BENCH_SERVERS=baseline,redis,retopy   which servers, in this order (default: all three);
 //                                         retopy-inspect is retopy with `inspect` on (no viewer);
-//                                         retopy-heap (10 MB more live heap) joins the 100 KB section
+//                                         retopy-heap (10 MB more live heap) joins the 100 KB section;
+//                                         retopy-metrics (Prometheus metrics on) joins the throughput section
 //   BENCH_INSPECT=1                       adds retopy-inspect after retopy
 //   BENCH_ROUNDS=3                        rounds per cell (default 3; 1 with BENCH_QUICK)
 //   BENCH_SCALE=1                         multiplies every request count (default 1; 0.25 quick)
@@ -42,13 +43,19 @@ import { fileURLToPath } from "node:url";
 const HOST = "127.0.0.1";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = fileURLToPath(new URL("./results.md", import.meta.url));
-const KNOWN_SERVERS = ["baseline", "redis", "retopy", "retopy-inspect", "retopy-heap"];
+const KNOWN_SERVERS = ["baseline", "redis", "retopy", "retopy-inspect", "retopy-heap", "retopy-metrics"];
 /**
  * retopy with 10 MB more live heap (BENCH_KV_BALLAST_MB=10), run in the 100 KB section
  * beside retopy: on a heap of 8-12 MB that churns large Buffers V8 marks the old generation
  * almost without pause, and this row shows the same server past that range.
  */
 const HEAP_VARIANT = "retopy-heap";
+/**
+ * retopy with Prometheus metrics on (BENCH_KV_METRICS=1: prom-client loaded, /metrics served
+ * on a free port, never scraped during the run), beside retopy in the throughput section:
+ * metrics on vs off at -P 1 and -P 16.
+ */
+const METRICS_VARIANT = "retopy-metrics";
 const DEFAULT_SERVERS = ["baseline", "redis", "retopy"];
 const TESTS = ["ping_inline", "ping_mbulk", "set", "get", "incr"];
 const BIG_VALUE = 100 * 1024;
@@ -105,6 +112,7 @@ const ALL_SECTIONS = [
     cells: [1, 16].flatMap((pipeline) =>
       TESTS.map((test) => cell("throughput", test, { pipeline, requests: pipeline === 1 ? 150_000 : 1_500_000 })),
     ),
+    withMetricsVariant: true,
   },
   {
     id: "clients",
@@ -138,7 +146,9 @@ const SECTIONS = ALL_SECTIONS.filter((s) => CHOSEN.includes(s.id));
 
 /** The servers a section runs, by name: every chosen one, and the heap variant only where it belongs. */
 function serversOf(section) {
-  const all = heapVariantRuns && section.withHeapVariant ? [...SERVERS, HEAP_VARIANT] : SERVERS;
+  const all = heapVariantRuns && section.withHeapVariant ? [...SERVERS, HEAP_VARIANT] : [...SERVERS];
+  // Right after retopy, so the two read side by side.
+  if (metricsVariantRuns && section.withMetricsVariant) all.splice(all.indexOf("retopy") + 1, 0, METRICS_VARIANT);
   return all;
 }
 
@@ -284,7 +294,7 @@ async function startServer(name) {
       ]);
       return server;
     }
-    const kv = name === "retopy" || name === "retopy-inspect" || name === HEAP_VARIANT;
+    const kv = name === "retopy" || name === "retopy-inspect" || name === HEAP_VARIANT || name === METRICS_VARIANT;
     const script = kv ? "kv-server.mjs" : "baseline-server.mjs";
     if (kv && !existsSync(new URL("../dist/src/index.js", import.meta.url))) {
       throw new Error("dist/ is missing: run `npm run build` first");
@@ -298,6 +308,7 @@ async function startServer(name) {
           ...process.env,
           BENCH_KV_INSPECT: name === "retopy-inspect" ? "1" : "",
           ...(name === HEAP_VARIANT && { BENCH_KV_BALLAST_MB: "10" }),
+          BENCH_KV_METRICS: name === METRICS_VARIANT ? "1" : "",
         },
       }),
     );
@@ -719,6 +730,7 @@ const header = [
 const results = new Map();
 const notes = [];
 const heapVariantRuns = SERVERS.includes("retopy") && !SERVERS.includes(HEAP_VARIANT) && SECTIONS.some((s) => s.withHeapVariant);
+const metricsVariantRuns = SERVERS.includes("retopy") && !SERVERS.includes(METRICS_VARIANT) && SECTIONS.some((s) => s.withMetricsVariant);
 const probeErrors = new Map();
 const totalRuns = SECTIONS.reduce((n, s) => n + s.cells.length * serversOf(s).length, 0) * ROUNDS;
 let runNumber = 0;

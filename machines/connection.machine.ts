@@ -62,7 +62,7 @@ export interface ConnectionContext extends HeaderLimits {
 /** Why a connection replies to every command it received and then closes. */
 export type DrainReason = Extract<CloseReason, "server_closing" | "protocol_error">;
 /** Why a connection replies to the running command and then closes. */
-export type QuitReason = Extract<CloseReason, "quit" | "protocol_error">;
+export type QuitReason = Extract<CloseReason, "quit" | "protocol_error" | "refused">;
 
 export type ConnectionEvent =
   /** The explicit handshake line, already split into `key=value` fields. */

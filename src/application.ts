@@ -22,6 +22,7 @@ import { inject, injectAll, type InjectCommand, InjectedConnection, type InjectO
 import { asciiLowerCase } from "./client-text.js";
 import { MAX_TIMER_MS } from "./limits.js";
 import { type ApplicationSettings, type CheckedSettings, checkSettings } from "./settings.js";
+import { type HookName, type Hooks, HookSet } from "./hooks.js";
 
 /** A handler class, optionally with the options its `initialize(options)` receives. */
 export type HandlerEntry =
@@ -95,6 +96,8 @@ export function isApplication(value: unknown): value is Application {
 export class Application implements CommandTable {
   readonly settings: CheckedSettings;
   readonly [APPLICATION_BRAND] = true;
+  /** The hooks of `addHook`, by kind. */
+  readonly hooks = new HookSet();
   // A Map, not an object: `constructor` or `__proto__` on the wire must never reach a member.
   readonly #commands = new Map<string, CommandDefinition>();
   /** Spellings seen on the wire (any case) → command, so lookups skip `toLowerCase`. */
@@ -148,6 +151,16 @@ export class Application implements CommandTable {
     }
     const invoke = (h: CommandHandler) => fn.call(h as TypedHandler<ArgumentsOf<Params>>, h as TypedHandler<ArgumentsOf<Params>>);
     this.#register(this.#define(name, normalize(spec.params), spec, TypedHandler, EMPTY_OPTIONS, invoke, false));
+    return this;
+  }
+
+  /**
+   * Adds a lifecycle hook for every connection and command of the application, as Fastify's
+   * `addHook`: `app.addHook("preCommand", ({ command, connection }) => { ... })`. Hooks of a
+   * kind run in the order they were added, each awaited; see `Hooks` for when each runs.
+   */
+  addHook<K extends HookName>(name: K, hook: Hooks[K]): this {
+    this.hooks.add(name, hook);
     return this;
   }
 

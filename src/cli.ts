@@ -54,6 +54,8 @@ Options:
                       connections are cut (default 5000); exit 1 if any were dropped
   --inspect[=port]    watch the statecharts live in the Stately inspector: serves its page
                       on 127.0.0.1 (port 0 or none: any free one) and prints the address
+  --metrics[=port]    Prometheus metrics at http://127.0.0.1:<port>/metrics (default port
+                      9464; 0: any free one, printed); needs the package prom-client
   -h, --help          show this help
   -v, --version       print the version
 
@@ -229,8 +231,12 @@ interface ServeFlags {
   "tls-cert"?: string | undefined;
   "tls-key"?: string | undefined;
   inspect?: string | undefined;
+  metrics?: string | undefined;
   "shutdown-timeout"?: string | undefined;
 }
+
+/** `--metrics` alone: the port of OpenTelemetry's Prometheus exporter, a fixed one a scrape config can name. */
+const DEFAULT_METRICS_PORT = 9464;
 
 function readPemFile(flag: string, path: string): Buffer {
   try {
@@ -279,6 +285,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   const shutdownTimeout = parseMilliseconds(flags["shutdown-timeout"] ?? "5000", "--shutdown-timeout");
   // `--inspect` alone arrives as "" (see parseCommandLine): any free port.
   const inspectPort = flags.inspect === undefined ? undefined : flags.inspect === "" ? 0 : parsePort(flags.inspect, "--inspect");
+  const metricsPort = flags.metrics === undefined ? undefined : flags.metrics === "" ? DEFAULT_METRICS_PORT : parsePort(flags.metrics, "--metrics");
 
   const { app, options } = await loadApplication(specifier);
   // The module's options, overridden by the flags that were actually given.
@@ -294,6 +301,10 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   if (inspectPort !== undefined) {
     const fromModule = typeof merged.inspect === "object" ? merged.inspect : {};
     merged.inspect = { ...fromModule, port: inspectPort, host: "127.0.0.1" };
+  }
+  if (metricsPort !== undefined) {
+    const fromModule = typeof merged.metrics === "object" ? merged.metrics : {};
+    merged.metrics = { ...fromModule, port: metricsPort, host: "127.0.0.1" };
   }
 
   let server: RetopyServer;
@@ -314,13 +325,15 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   stopOnSignals(server, shutdownTimeout);
   // stderr, not stdout: stdout carries only pino's lines (the log has the "inspector listening" line too).
   if (server.inspectorUrl) process.stderr.write(`retopy: inspector at ${server.inspectorUrl} (open it in a browser)\n`);
+  const metricsAt = server.metricsAddress();
+  if (metricsAt) process.stderr.write(`retopy: metrics at http://${metricsAt.address}:${metricsAt.port}/metrics\n`);
 }
 
 function parseCommandLine(argv: string[]) {
   try {
     return parseArgs({
       // `--inspect` takes an optional value, which parseArgs has no notion of.
-      args: argv.map((arg) => (arg === "--inspect" ? "--inspect=" : arg)),
+      args: argv.map((arg) => (arg === "--inspect" || arg === "--metrics" ? `${arg}=` : arg)),
       allowPositionals: true,
       options: {
         port: { type: "string" },
@@ -331,6 +344,7 @@ function parseCommandLine(argv: string[]) {
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         inspect: { type: "string" },
+        metrics: { type: "string" },
         "shutdown-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },

@@ -1,4 +1,5 @@
 import { isCommand, type ParsedItem } from "./protocol/wire.js";
+import type { RawArgument } from "./command-spec.js";
 import type { QuitReason } from "../machines/connection.machine.js";
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";
@@ -14,6 +15,8 @@ import { CommandSignal } from "./command-signal.js";
 import { execute, Failure, isThenable, type Outcome } from "./command-lifecycle.js";
 import { ERROR_CODE, WireErrors } from "./protocol/wire-errors.js";
 import { PROTOCOLS } from "./protocol/protocols.js";
+import { type CommandOutcome, commandClock } from "./command-stats.js";
+import { CommandCall, type HookName, type HookSet, runHooks } from "./hooks.js";
 
 /** What the runner needs from the connection it serves. */
 export interface RunnerHost {
@@ -28,6 +31,8 @@ export interface RunnerHost {
   readonly commandTimeout: number;
   /** Writes encoded replies to the client. */
   send(output: OutputChunk | OutputChunk[]): void;
+  /** While the application's onConnect hooks run: commands wait for it. Else null. */
+  readonly opening: Promise<void> | null;
   /** True once nothing queued may run any more: the connection closes after the running command's reply. */
   readonly closeRequested: boolean;
   /** Closes after the running command's reply; what is queued behind it is dropped. */
@@ -90,6 +95,10 @@ export class CommandRunner {
   #output = new ReplyOutput();
   /** Batches sent towards this queue (`expect()`) that `enqueue()` has not received yet. */
   #expected = 0;
+  /** The start of a command that went async (`commandClock` holds a running sync command's). */
+  #started = 0;
+  /** The running command's hook context; null unless the application has command hooks. */
+  #call: CommandCall | null = null;
 
   constructor(host: RunnerHost) {
     this.#host = host;
@@ -168,6 +177,16 @@ export class CommandRunner {
     // A fresh output per batch: it stays in V8's young generation, so appending each reply
     // skips the write barrier that storing into a long-lived object pays (measured with perf).
     if (this.#output.empty) this.#output = new ReplyOutput();
+    const opening = this.#host.opening;
+    if (opening !== null) {
+      // onConnect hooks still run: the first commands wait for them (and a refusal closes first).
+      this.#waiting = true;
+      void opening.then(() => {
+        this.#waiting = false;
+        this.#drain();
+      });
+      return;
+    }
     this.#drain();
   }
 
@@ -193,6 +212,8 @@ export class CommandRunner {
         continue;
       }
       if (pending) {
+        // Other connections' commands use the shared clock while this one waits.
+        this.#started = commandClock[0]!;
         this.#flush();
         this.#waiting = true;
         // `pending` settles through #finish/#complete, which catch everything; the rejection
@@ -282,24 +303,63 @@ export class CommandRunner {
     const argv = item;
     const first = argv[0] ?? "";
     const name = typeof first === "string" ? first : first.toString("utf8");
-    const definition = this.#host.application.lookup(name);
+    const application = this.#host.application;
+    const definition = application.lookup(name);
     if (!definition) {
       this.#replyError(WireErrors.unknownCommand(name));
       this.#host.stats.countError();
       return;
     }
+    commandClock[0] = performance.now();
+    // The one check hooks cost a command when the application has none.
+    if (application.hooks.command) this.#call = new CommandCall(definition.name, argv, this.#host.connection);
     if (definition.authenticated && !this.#host.isAuthenticated()) {
       // Each protocol words it for its clients: NOAUTH for Redis clients, the original
       // retopy wording for telnet users.
       const refusal = refuse(PROTOCOLS[this.#host.connection.protocol].loginRequired);
-      return this.#complete(definition, null, new Failure(refusal));
+      return this.#complete(definition, null, new Failure(refusal), true);
     }
+    const before = this.#call !== null ? application.hooks.preCommand : null;
+    if (before !== null) return this.#beforeCommand(definition, argv, before, this.#call!);
+    return this.#start(definition, argv);
+  }
+
+  /** The preCommand hooks, in order; a throw refuses the command (its reply, counted as rejected). */
+  #beforeCommand(definition: CommandDefinition, argv: readonly RawArgument[], hooks: NonNullable<HookSet["preCommand"]>, call: CommandCall): Promise<void> | void {
+    let pending: Promise<void> | void;
+    try {
+      pending = runHooks(hooks, (hook) => hook(call));
+    } catch (error) {
+      return this.#refusedByHook(definition, error);
+    }
+    if (!pending) return this.#start(definition, argv);
+    return pending.then(
+      () => this.#start(definition, argv),
+      (error: unknown) => this.#refusedByHook(definition, error),
+    );
+  }
+
+  #refusedByHook(definition: CommandDefinition, error: unknown): Promise<void> | void {
+    // A CommandError is the hook's answer (a rate limit); anything else is a bug, and reported.
+    if (!(error instanceof CommandError)) this.#hookFailed("preCommand", definition.name, error);
+    return this.#complete(definition, null, new Failure(error), true);
+  }
+
+  /** Runs a command that may run: binds its arguments, makes its handler, executes it. */
+  #start(definition: CommandDefinition, argv: readonly RawArgument[]): Promise<void> | void {
     const timeout = definition.timeout ?? this.#host.commandTimeout;
     // Only a command with a timeout pays for a signal of its own.
     const timer = timeout > 0 ? new CommandSignal(this.#host.connection.signal) : null;
     let handler: CommandHandler;
+    let values: ReturnType<typeof bindArguments>;
     try {
-      const values = bindArguments(definition.name, definition.params, argv);
+      values = bindArguments(definition.name, definition.params, argv);
+    } catch (error) {
+      // Arguments it does not take: refused before it ran, as Redis counts a wrong arity.
+      timer?.release();
+      return this.#complete(definition, null, new Failure(error), true);
+    }
+    try {
       const host = this.#host;
       handler = new definition.handlerClass({
         application: host.application,
@@ -311,19 +371,19 @@ export class CommandRunner {
         signal: timer?.signal,
       });
     } catch (error) {
-      // Bad arguments (or a constructor that throws): the command never started, so no onFinish.
+      // A constructor that throws: the command never started, so no onFinish.
       timer?.release();
-      return this.#complete(definition, null, new Failure(error));
+      return this.#complete(definition, null, new Failure(error), false);
     }
     const outcome = execute(definition, handler, this, timer ? (work) => this.#limit(definition, work, timeout, timer) : undefined);
     if (!isThenable(outcome)) {
       timer?.release();
-      return this.#complete(definition, handler, outcome);
+      return this.#complete(definition, handler, outcome, false);
     }
     // A promise of ours (execute never hands back a command's own thenable unsettled).
     return (outcome as Promise<Outcome>).then((settled) => {
       timer?.release();
-      this.#complete(definition, handler, settled);
+      return this.#complete(definition, handler, settled, false);
     });
   }
 
@@ -375,27 +435,89 @@ export class CommandRunner {
    * Encodes the command's reply (or its error) in queue order and counts it. The reply is
    * what the command wrote, then the value it returned; `+OK` when it gave neither.
    */
-  #complete(definition: CommandDefinition, handler: CommandHandler | null, outcome: Outcome): void {
-    this.#host.stats.countCommand(definition, outcome instanceof Failure);
+  #complete(definition: CommandDefinition, handler: CommandHandler | null, outcome: Outcome, rejected: boolean): Promise<void> | void {
+    let failure = outcome instanceof Failure ? outcome : null;
     if (this.#stopped) {
       this.#owed = false; // the client is gone: drop the reply, write nothing
-      return;
-    }
-    // Encoders write as they go: a value that fails halfway (a toString that throws) must
-    // not leave half a reply, which would shift every later reply by one.
-    this.#output.beginReply();
-    try {
-      this.#encodeOutcome(definition, handler, outcome);
-    } catch (error) {
-      this.#output.abandonReply();
+    } else {
+      // Encoders write as they go: a value that fails halfway (a toString that throws) must
+      // not leave half a reply, which would shift every later reply by one.
+      this.#output.beginReply();
       try {
-        this.#replyError(this.#errorReply(definition, error));
-      } catch {
+        this.#encodeOutcome(definition, handler, outcome);
+      } catch (error) {
+        failure = new Failure(error);
         this.#output.abandonReply();
-        this.#replyError(INTERNAL_ERROR); // a constant: encoding it cannot fail
+        try {
+          this.#replyError(this.#errorReply(definition, error));
+        } catch {
+          this.#output.abandonReply();
+          this.#replyError(INTERNAL_ERROR); // a constant: encoding it cannot fail
+        }
       }
+      this.#owed = false;
     }
-    this.#owed = false;
+    // From the lookup to the reply encoded (or dropped): what the client waited, minus its
+    // queue. `#waiting` is only ever true here for a command that went async.
+    if (this.#waiting) commandClock[0] = this.#started;
+    const result: CommandOutcome = rejected ? "rejected" : failure === null ? "ok" : "error";
+    this.#host.stats.countCommand(definition, result);
+    const call = this.#call;
+    if (call === null) return;
+    this.#call = null;
+    call.outcome = result;
+    call.error = failure?.error;
+    call.durationMs = performance.now() - commandClock[0]!;
+    return this.#afterCommand(call);
+  }
+
+  /**
+   * onError (a failed command) then onResponse, in order. The reply is already encoded: a
+   * hook that throws is logged and reported to onError, never the client's business.
+   */
+  #afterCommand(call: CommandCall): Promise<void> | void {
+    const hooks = this.#host.application.hooks;
+    const errorHooks = call.outcome === "error" ? hooks.onError : null;
+    const failed = errorHooks !== null ? this.#runErrorHooks(errorHooks, call.error, call.command, null) : undefined;
+    const responseHooks = hooks.onResponse;
+    if (responseHooks === null) return failed;
+    const respond = (): Promise<void> | void => {
+      let pending: Promise<void> | void;
+      try {
+        pending = runHooks(responseHooks, (hook) => hook(call));
+      } catch (error) {
+        this.#hookFailed("onResponse", call.command, error);
+        return;
+      }
+      return pending?.then(undefined, (error: unknown) => this.#hookFailed("onResponse", call.command, error));
+    };
+    return failed ? failed.then(respond) : respond();
+  }
+
+  /** A hook threw: logged, then the onError hooks hear of it. */
+  #hookFailed(hook: HookName, command: string, error: unknown): Promise<void> | void {
+    this.#logFailure(error, { hook, command }, "hook failed");
+    const errorHooks = this.#host.application.hooks.onError;
+    return errorHooks !== null && hook !== "onError" ? this.#runErrorHooks(errorHooks, error, command, hook) : undefined;
+  }
+
+  /** The onError hooks; one that throws is logged, and the rest of them are skipped. */
+  #runErrorHooks(hooks: NonNullable<HookSet["onError"]>, error: unknown, command: string, hook: HookName | null): Promise<void> | void {
+    const context = { connection: this.#host.connection, command, hook };
+    try {
+      const pending = runHooks(hooks, (onError) => onError(error, context));
+      return pending?.then(undefined, (failure: unknown) => this.#logFailure(failure, { hook: "onError", command }, "hook failed"));
+    } catch (failure) {
+      this.#logFailure(failure, { hook: "onError", command }, "hook failed");
+    }
+  }
+
+  #logFailure(error: unknown, fields: Record<string, unknown>, message: string): void {
+    try {
+      this.#host.connection.logger.error({ err: error, ...fields }, message);
+    } catch {
+      this.#host.connection.logger.error(fields, `${message} with a value that cannot be logged`);
+    }
   }
 
   #encodeOutcome(definition: CommandDefinition, handler: CommandHandler | null, outcome: Outcome): void {

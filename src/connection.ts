@@ -29,6 +29,9 @@ import type { Limits } from "./limits.js";
 import { ConnectionView } from "./connection-view.js";
 import { DEFAULT_PROTOCOL, PROTOCOLS, protocolOpenedWith } from "./protocol/protocols.js";
 import { HandshakeReader } from "./protocol/handshake-reader.js";
+import { type HookName, runHooks } from "./hooks.js";
+import { CommandError } from "./errors.js";
+import { ERROR_CODE } from "./protocol/wire-errors.js";
 import type { WireProtocolSpec } from "./protocol/wire-protocol.js";
 
 /** What every connection enforces: the limits (src/limits.ts) and how its first line is read. */
@@ -50,8 +53,11 @@ export interface ConnectionServices {
   readonly handler: ActorRef<Snapshot<unknown>, HandlerEvent>;
   /** Live connections by id (`server.connections`, shutdown, the idle sweep). */
   readonly registry: Map<string, Connection>;
-  /** Server-wide counters: `clientIds` numbers connections for CLIENT ID. */
-  readonly counters: { clientIds: number };
+  /**
+   * Server-wide counters: `clientIds` numbers connections for CLIENT ID; the bytes of
+   * connections already gone (the live ones are read from their sockets), and closes by reason.
+   */
+  readonly counters: { clientIds: number; bytesIn: number; bytesOut: number; closed: Map<CloseReason, number> };
   /**
    * The decoder of every read that ends on a whole request (src/protocol/request-decoder.ts,
    * `holdsNothing`). A connection whose read leaves a request cut off takes it as its own
@@ -125,6 +131,8 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
   #lastActive = 0;
   /** Replies out, flow control and the lingering close (src/socket-output.ts); made for a reply, and kept only while the client is behind. */
   #outputOrNull: SocketOutput | null = null;
+  /** While the onConnect hooks run (RunnerHost). */
+  opening: Promise<void> | null = null;
 
   constructor(socket: Socket, services: ConnectionServices) {
     this.#socket = socket;
@@ -162,6 +170,82 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
     }
     this.#actor.start();
     if (this.#limits().handshake === "none") this.#actor.send({ type: "HEADER_IMPLICIT" });
+    const connectHooks = services.application.hooks.onConnect;
+    if (connectHooks !== null) this.#runConnectHooks(connectHooks);
+  }
+
+  // ---- the application's connection hooks (src/hooks.ts) ----------------------------------
+
+  #runConnectHooks(hooks: NonNullable<Connection["application"]["hooks"]["onConnect"]>): void {
+    const view = this.connection;
+    let pending: Promise<void> | void;
+    try {
+      pending = runHooks(hooks, (hook) => hook(view));
+    } catch (error) {
+      this.#refuse(error);
+      return;
+    }
+    if (!pending) return;
+    this.opening = pending.then(
+      () => {
+        this.opening = null;
+      },
+      (error: unknown) => {
+        this.opening = null;
+        this.#refuse(error);
+      },
+    );
+  }
+
+  /** An onConnect hook threw: the client is told (a CommandError's own words), then closed. */
+  #refuse(error: unknown): void {
+    if (!(error instanceof CommandError)) this.#hookFailed("onConnect", error);
+    if (this.#phase === "lingering" || this.#phase === "closed") return;
+    const code = error instanceof CommandError && typeof error.code === "string" && ERROR_CODE.test(error.code) ? error.code : null;
+    const reply = code !== null ? { code, message: String((error as CommandError).message) } : WireErrors.internal;
+    const out = new ReplyOutput();
+    this.encoder.encodeError(reply, out);
+    this.send(out.take());
+    this.requestClose("refused");
+  }
+
+  /** A connection hook threw: logged, and told to the onError hooks (whose own failures are only logged). */
+  #hookFailed(hook: HookName, error: unknown): void {
+    try {
+      this.logger.error({ err: error, hook }, "hook failed");
+    } catch {
+      this.logger.error({ hook }, "hook failed with a value that cannot be logged");
+    }
+    const errorHooks = this.application.hooks.onError;
+    if (errorHooks === null) return;
+    const context = { connection: this.connection, command: null, hook };
+    const logged = (failure: unknown) => this.logger.error({ err: failure, hook: "onError" }, "hook failed");
+    try {
+      void runHooks(errorHooks, (onError) => onError(error, context))?.then(undefined, logged);
+    } catch (failure) {
+      logged(failure);
+    }
+  }
+
+  #runCloseHooks(reason: CloseReason): void {
+    const hooks = this.application.hooks.onClose;
+    if (hooks === null) return;
+    const view = this.connection;
+    try {
+      void runHooks(hooks, (hook) => hook(view, reason))?.then(undefined, (error: unknown) => this.#hookFailed("onClose", error));
+    } catch (error) {
+      this.#hookFailed("onClose", error);
+    }
+  }
+
+  /** @internal Bytes read from and written to the socket so far (the metrics). */
+  _bytes(): { read: number; written: number } {
+    return { read: this.#socket.bytesRead ?? 0, written: this.#socket.bytesWritten ?? 0 };
+  }
+
+  /** @internal Where the statechart is (`header`, `reading`, `paused`, `afterQueue`, `afterReply`, `lingering`, `closed`). */
+  _phase(): ConnectionPhase {
+    return this.#phase;
   }
 
   // ---- what every connection shares: its server's (no field of its own for these) ----------
@@ -248,7 +332,7 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
     this.#phase = "closed";
     this.#stopServing();
     this.#socket.destroy();
-    this.#release();
+    this.#release("socket_error");
   }
 
   // ---- ConnectionInfo: what commands see ---------------------------------------------------
@@ -576,7 +660,7 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
         this.#stopServing();
         if (this.#services.logger.isLevelEnabled("debug")) this.logger.debug({ reason: reason ?? "client_closed" }, "connection closed");
         this.#socket.destroy(); // a no-op when the client closed it; else what was unsent is dropped
-        this.#release();
+        this.#release(reason ?? "client_closed");
         return;
     }
   }
@@ -621,13 +705,18 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
 
   #onSocketClose(): void {
     this.#send({ type: "CLOSE", reason: "client_closed" });
-    this.#release(); // already done when the machine reached `closed`; the backstop if it failed
+    this.#release("client_closed"); // already done when the machine reached `closed`; the backstop if it failed
   }
 
-  #release(): void {
+  #release(reason: CloseReason): void {
     if (this.#released) return;
     this.#released = true;
+    const counters = this.#services.counters;
+    counters.bytesIn += this.#socket.bytesRead ?? 0;
+    counters.bytesOut += this.#socket.bytesWritten ?? 0;
+    counters.closed.set(reason, (counters.closed.get(reason) ?? 0) + 1);
     this.#services.registry.delete(this.id);
     this.#services.released(this);
+    this.#runCloseHooks(reason);
   }
 }

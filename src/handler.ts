@@ -1,3 +1,5 @@
+import type { HookSet } from "./hooks.js";
+import type { CommandStatsEntry } from "./command-stats.js";
 import type { Logger } from "pino";
 import type { ConnectionInfo } from "./connection-info.js";
 import type { CheckedSettings } from "./settings.js";
@@ -47,6 +49,8 @@ export interface CommandTable {
   lookup(name: string): CommandDefinition | undefined;
   /** Every mounted command, in mount order. */
   readonly commands: readonly CommandDefinition[];
+  /** The lifecycle hooks added with `addHook` (src/hooks.ts). */
+  readonly hooks: HookSet;
 }
 
 /** @internal Marks an Application, even one from another copy of the package (the CLI relies on it). */
@@ -60,6 +64,10 @@ export function hasApplicationBrand(value: unknown): value is CommandTable {
 /** Server-wide facts and services a command may use. */
 export interface ServerInfo {
   stats(): ServerStats;
+  /** Per-command calls, time and latency since the start or the last `resetStats()` (INFO commandstats, latencystats). */
+  commandStats(): readonly CommandStatsEntry[];
+  /** What `CONFIG RESETSTAT` does: `commandStats()` starts again from zero (the Prometheus counters do not). */
+  resetStats(): void;
   /** The server's channels: `this.server.pubsub.publish("news", "hello")`. */
   readonly pubsub: PubSub;
 }

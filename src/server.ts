@@ -22,6 +22,10 @@ import { MAX_CLIENTS_LINE } from "./protocol/wire-errors.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
 import { checkLimits, type LimitOptions } from "./limits.js";
 import { ConnectionsView } from "./connection-view.js";
+import type { Server as HttpServer } from "node:http";
+import type { Registry } from "prom-client";
+import { checkMetricsOptions, createMetricsRegistry, type MetricsOptions, type MetricsSource, serveMetrics } from "./metrics.js";
+import type { CloseReason } from "./protocol/wire.js";
 
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
@@ -38,6 +42,12 @@ export interface RetopyServerOptions extends LimitOptions {
    * page and relay first (127.0.0.1, any free port by default); `inspectorUrl` is the page.
    */
   inspect?: boolean | InspectOptions;
+  /**
+   * Prometheus metrics through the optional peer dependency `prom-client` (default off, and
+   * then it is never loaded): `true` for `server.metrics()` only, or `{ port, host }` to
+   * serve `GET /metrics` too when the server listens (host 127.0.0.1 by default).
+   */
+  metrics?: boolean | MetricsOptions;
 }
 
 export interface ListenOptions {
@@ -114,6 +124,12 @@ export class RetopyServer {
   #idleSweep: NodeJS.Timeout | null = null;
   /** The `inspect` option's inspector; null when it is off. */
   readonly #inspection: LiveInspector | null;
+  /** The `metrics` option, checked; null when off. */
+  readonly #metricsOptions: MetricsOptions | null;
+  #metricsRegistry: Promise<Registry> | null = null;
+  #metricsHttp: HttpServer | null = null;
+  /** Clients turned away before becoming connections, by reason. */
+  readonly #rejections = new Map<string, number>();
 
   constructor(application: CommandTable, options: RetopyServerOptions = {}) {
     if (!hasApplicationBrand(application)) {
@@ -125,6 +141,7 @@ export class RetopyServer {
     this.#maxConnections = limits.maxConnections;
     const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.logger) } });
     this.#inspection = LiveInspector.fromOption(options.inspect, this.logger);
+    this.#metricsOptions = checkMetricsOptions(options.metrics);
     this.supervisor = createActor(supervisor, {
       id: "supervisor",
       input: { startedAt: Date.now() },
@@ -136,7 +153,12 @@ export class RetopyServer {
     const handler = this.supervisor.system.get(HANDLER_SYSTEM_ID) as ConnectionServices["handler"] | undefined;
     if (!handler) throw new RetopyError("RETOPY_SERVER_STATE", "the supervisor did not start its handler actor");
     const stats = new StatsBuffer(this.supervisor);
-    const server: ServerInfo = { stats: () => stats.read(), pubsub: this.pubsub };
+    const server: ServerInfo = {
+      stats: () => stats.read(),
+      commandStats: () => stats.commands.read(true),
+      resetStats: () => stats.commands.reset(),
+      pubsub: this.pubsub,
+    };
     this.#services = {
       application,
       server,
@@ -147,7 +169,7 @@ export class RetopyServer {
       supervisor: this.supervisor,
       handler,
       registry: this.#registry,
-      counters: { clientIds: 0 },
+      counters: { clientIds: 0, bytesIn: 0, bytesOut: 0, closed: new Map<CloseReason, number>() },
       decoder: new RequestDecoder("text", limits),
       released: (connection) => {
         // Subscriptions already went when the connection closed; this is the backstop.
@@ -172,11 +194,21 @@ export class RetopyServer {
     if (this.#listener) return Promise.reject(new RetopyError("RETOPY_SERVER_STATE", "the server is already listening"));
     // The inspector's page and relay first: its address is known when listen() resolves.
     if (this.#inspection && !this.#inspection.started) return this.#inspection.start().then(() => this.listen(options));
+    // The metrics endpoint too: a missing prom-client fails listen(), before any client comes.
+    const metricsPort = this.#metricsOptions?.port;
+    if (metricsPort !== undefined && this.#metricsHttp === null) {
+      return this.metrics()
+        .then((registry) => serveMetrics(registry, metricsPort, this.#metricsOptions?.host ?? "127.0.0.1", this.logger))
+        .then((http) => {
+          this.#metricsHttp = http;
+          return this.listen(options);
+        });
+    }
     let listener: Listener;
     try {
       listener = new Listener(options.tls, (socket) => this.#accept(socket), this.logger, (handshaking) => {
         if (!this.#full(handshaking)) return false;
-        this.#countRefusal();
+        this.#countRefusal("max_connections");
         return true;
       });
     } catch (error) {
@@ -235,6 +267,58 @@ export class RetopyServer {
   }
 
   /**
+   * The prom-client `Registry` of this server's metrics (the `metrics` option must be on), to
+   * mount in an HTTP server of your own: `res.end(await registry.metrics())`. Loads prom-client
+   * on first call; rejects with RETOPY_MISSING_DEPENDENCY when it is not installed.
+   */
+  metrics(): Promise<Registry> {
+    if (this.#metricsOptions === null) {
+      return Promise.reject(new RetopyError("RETOPY_INVALID_OPTION", "metrics are off: create the server with the `metrics` option"));
+    }
+    if (this.#metricsRegistry === null) {
+      this.#metricsRegistry = createMetricsRegistry(this.#metricsSource(), this.#metricsOptions);
+      this.#metricsRegistry.catch(() => {
+        this.#metricsRegistry = null; // installed later, a retry may work
+      });
+    }
+    return this.#metricsRegistry;
+  }
+
+  /** The address of the metrics endpoint (`metrics.port`) once `listen()` resolved; else null. */
+  metricsAddress(): AddressInfo | null {
+    const address = this.#metricsHttp?.address();
+    return address && typeof address === "object" ? address : null;
+  }
+
+  #metricsSource(): MetricsSource {
+    const registry = this.#registry;
+    const { stats, counters } = this.#services;
+    return {
+      commandStats: () => stats.commands.read(false),
+      connectionStates: () => {
+        const states = new Map<string, number>();
+        for (const connection of registry.values()) {
+          const phase = connection._phase();
+          states.set(phase, (states.get(phase) ?? 0) + 1);
+        }
+        return states;
+      },
+      bytes: () => {
+        let received = counters.bytesIn;
+        let sent = counters.bytesOut;
+        for (const connection of registry.values()) {
+          const bytes = connection._bytes();
+          received += bytes.read;
+          sent += bytes.written;
+        }
+        return { received, sent };
+      },
+      rejections: () => this.#rejections,
+      closes: () => counters.closed,
+    };
+  }
+
+  /**
    * Stops accepting, lets each connection finish the commands it already received and
    * receive their replies, then closes it; connections still busy after `timeout` are cut.
    * Resolves with what the cut dropped (`droppedCommands`), so a caller can exit non-zero.
@@ -280,6 +364,11 @@ export class RetopyServer {
     }
     clearTimeout(timer);
     await listenerClosed;
+    const metricsHttp = this.#metricsHttp;
+    if (metricsHttp) {
+      metricsHttp.closeAllConnections();
+      await new Promise<void>((resolve) => metricsHttp.close(() => resolve()));
+    }
     await this.#inspection?.close();
     this.logger.info("server closed");
     return result;
@@ -315,7 +404,7 @@ export class RetopyServer {
     socket.end(MAX_CLIENTS_LINE, () => socket.destroy());
     // Never wait on a peer that does not read: the socket goes within a second either way.
     setTimeout(() => socket.destroy(), 1000).unref();
-    this.#countRefusal();
+    this.#countRefusal("max_connections");
   }
 
   /**
@@ -344,7 +433,8 @@ export class RetopyServer {
     return this.supervisor.getSnapshot().context.connectionsCurrent;
   }
 
-  #countRefusal(): void {
+  #countRefusal(reason: string): void {
+    this.#rejections.set(reason, (this.#rejections.get(reason) ?? 0) + 1);
     this.supervisor.send({ type: "CONNECTION_REJECTED" });
     if (!this.#atCapacity) {
       this.#atCapacity = true;

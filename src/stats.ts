@@ -1,12 +1,9 @@
 import type { ActorRefFrom } from "xstate";
 import type { supervisorMachine } from "../machines/supervisor.machine.js";
+import { type CommandOutcome, CommandStats, type CountedCommand } from "./command-stats.js";
 
-/** What counting needs of a mounted command (a `CommandDefinition` is one). */
-export interface CountedCommand {
-  readonly name: string;
-  /** Small integer unique in its application: the index of its counter. */
-  readonly slot: number;
-}
+export type { CountedCommand } from "./command-stats.js";
+
 
 /** What `stats` reports, read from the supervisor actor. */
 export interface ServerStats {
@@ -41,12 +38,16 @@ export class StatsBuffer {
   /** Set for the server's shutdown: every count goes to the supervisor at once. */
   #eachCount = false;
 
+  /** Per-command calls, time and latency (INFO commandstats, latencystats, the metrics). */
+  readonly commands = new CommandStats();
+
   constructor(supervisor: ActorRefFrom<typeof supervisorMachine>) {
     this.#supervisor = supervisor;
   }
 
-  /** One run of a mounted command; `failed` when it replied with an error. */
-  countCommand(definition: CountedCommand, failed: boolean): void {
+  /** One reply of a mounted command (started at `commandClock[0]`); any outcome but `ok` counts as an error. */
+  countCommand(definition: CountedCommand, outcome: CommandOutcome): void {
+    this.commands.record(definition, outcome);
     const slot = definition.slot;
     const count = this.#counts[slot];
     if (count === undefined) {
@@ -54,7 +55,7 @@ export class StatsBuffer {
       this.#counted[slot] = definition;
     } else this.#counts[slot] = count + 1;
     this.#total++;
-    if (failed) this.#errors++;
+    if (outcome !== "ok") this.#errors++;
     if (this.#eachCount) this.flush();
     else this.#timer ??= this.#schedule();
   }

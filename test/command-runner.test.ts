@@ -73,8 +73,9 @@ function start() {
   const host: RunnerHost = {
     application,
     connection,
-    server: { stats: () => stats.read(), pubsub: new PubSub() },
+    server: { stats: () => stats.read(), commandStats: () => stats.commands.read(true), resetStats: () => stats.commands.reset(), pubsub: new PubSub() },
     stats,
+    opening: null,
     encoder: PROTOCOLS.text.encoder,
     isAuthenticated: () => false,
     commandTimeout: 0,

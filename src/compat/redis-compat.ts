@@ -12,7 +12,7 @@
  * | `CLIENT SETNAME/GETNAME/ID/SETINFO/INFO/LIST/HELP` | as Redis, for this connection only |
  * | `SELECT index` | `+OK` for 0, else `-ERR DB index is out of range` |
  * | `COMMAND [COUNT/DOCS/INFO/LIST/HELP]` | command tables built from the application's commands |
- * | `CONFIG GET pattern …` | `save`, `appendonly`, `databases`; `CONFIG SET` is refused |
+ * | `CONFIG GET pattern …` / `CONFIG RESETSTAT` | `save`, `appendonly`, `databases`; resets INFO commandstats and latencystats; `CONFIG SET` is refused |
  * | `INFO [section …]` | Redis INFO text with the server's counters, `loading:0` included |
  */
 import type { CommandDefinition } from "../handler.js";
@@ -224,7 +224,7 @@ export class RedisCompat extends CommandHandler {
     }
   }
 
-  @parameter({ name: "subcommand", help: "GET or HELP (SET is not supported)" })
+  @parameter({ name: "subcommand", help: "GET, RESETSTAT or HELP (SET is not supported)" })
   @parameter({ name: "args", help: "parameter names or glob patterns", variadic: true, default: [] })
   @command({ autoHandshake: false, help: "Reads the settings redis-benchmark and tools ask for: CONFIG GET parameter [parameter ...]." })
   config(): ReplyValue {
@@ -234,8 +234,11 @@ export class RedisCompat extends CommandHandler {
       case "get":
         if (args.length === 0) throw wrongArity("config|get");
         return configGet(args);
-      case "set":
       case "resetstat":
+        if (args.length !== 0) throw wrongArity("config|resetstat");
+        this.server.resetStats();
+        return OK;
+      case "set":
       case "rewrite":
         throw refuse(WireErrors.configUnsupported(sub));
       case "help":
@@ -243,6 +246,8 @@ export class RedisCompat extends CommandHandler {
           "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
           "GET <pattern>",
           "    Return parameters matching the glob-like <pattern> and their values.",
+          "RESETSTAT",
+          "    Reset statistics reported by the INFO command (commandstats and latencystats).",
           "HELP",
           "    Print this help.",
         ];
@@ -251,12 +256,12 @@ export class RedisCompat extends CommandHandler {
     }
   }
 
-  @parameter({ name: "section", help: "server, clients, memory, persistence, stats, replication, keyspace, commandstats, all", variadic: true, default: [] })
+  @parameter({ name: "section", help: "server, clients, memory, persistence, stats, replication, keyspace, commandstats, latencystats, all", variadic: true, default: [] })
   @command({ autoHandshake: false, help: "Server facts and counters in Redis's INFO format: INFO [section ...]." })
   info(): string | Verbatim {
     // What the process is (os, Node version, pid, memory) helps an attacker more than a client.
     const details = this.application.settings.processInfo === "everyone" || this.connection.user !== null;
-    const text = infoText(this.server.stats(), this.getArguments("section"), details);
+    const text = infoText(this.server.stats(), this.server.commandStats(), this.getArguments("section"), details);
     // A telnet user gets the lines (text mode keeps a Verbatim's line breaks, and only its),
     // without the trailing blank one.
     return PROTOCOLS[this.connection.protocol].forPeople ? verbatim(text.replace(/\r\n$/, "")) : text;

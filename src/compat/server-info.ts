@@ -6,6 +6,7 @@ import { arch, release, type } from "node:os";
 import { GlobPattern } from "../glob.js";
 import type { ReplyValue } from "../reply.js";
 import type { ServerStats } from "../stats.js";
+import type { CommandStatsEntry } from "../command-stats.js";
 import { retopyVersion } from "../version.js";
 import { asciiLowerCase } from "../client-text.js";
 
@@ -38,7 +39,7 @@ export function configGet(patterns: readonly string[]): Map<string, ReplyValue> 
  * INFO's text for the sections asked for (none: the default ones), `\r\n` line ends. Without
  * `details`, nothing that describes the process itself: os, Node version, pid, memory.
  */
-export function infoText(stats: ServerStats, sectionNames: readonly string[], details: boolean): string {
+export function infoText(stats: ServerStats, commands: readonly CommandStatsEntry[], sectionNames: readonly string[], details: boolean): string {
   const wanted = new Set(sectionNames.map(asciiLowerCase));
   const everything = wanted.has("all") || wanted.has("everything");
   const byDefault = wanted.size === 0 || wanted.has("default") || everything;
@@ -82,7 +83,15 @@ export function infoText(stats: ServerStats, sectionNames: readonly string[], de
     [
       "Commandstats",
       false,
-      () => Object.entries(stats.commandCounts).map(([name, calls]) => `cmdstat_${name}:calls=${calls}`),
+      () => commands.map((c) => `cmdstat_${c.name}:${commandStatsFields(c)}`),
+    ],
+    [
+      "Latencystats",
+      false,
+      () =>
+        commands
+          .filter((c) => c.calls > 0)
+          .map(({ name, percentiles: p }) => `latency_percentiles_usec_${name}:p50=${usec(p.p50)},p99=${usec(p.p99)},p99.9=${usec(p.p99_9)}`),
     ],
     ["Keyspace", true, () => []],
   ];
@@ -92,4 +101,15 @@ export function infoText(stats: ServerStats, sectionNames: readonly string[], de
     blocks.push([`# ${title}`, ...lines()].map((line) => `${line}\r\n`).join(""));
   }
   return blocks.join("\r\n");
+}
+
+/** Redis 7's fields: calls that ran (failed ones included), their time, and the rejected ones apart. */
+function commandStatsFields(c: CommandStatsEntry): string {
+  const perCall = c.calls === 0 ? 0 : c.usec / c.calls;
+  return `calls=${c.calls},usec=${Math.round(c.usec)},usec_per_call=${perCall.toFixed(2)},rejected_calls=${c.rejectedCalls},failed_calls=${c.failedCalls}`;
+}
+
+/** A latency in microseconds as Redis prints it: three decimals. */
+function usec(micros: number): string {
+  return micros.toFixed(3);
 }

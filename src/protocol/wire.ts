@@ -33,7 +33,9 @@ export type CloseReason =
   /** No complete command for `idleTimeout` milliseconds. */
   | "idle_timeout"
   /** The client let more than `maxOutputBuffer` bytes of replies pile up unread. */
-  | "output_limit";
+  | "output_limit"
+  /** An application's onConnect hook refused the client (it threw). */
+  | "refused";
 
 export type HandshakeMode = "auto" | "line" | "none";
 
