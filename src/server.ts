@@ -40,15 +40,23 @@ export interface RetopyServerOptions extends LimitOptions {
   inspect?: boolean | InspectOptions;
 }
 
+/** The address every `listen()` binds unless told otherwise: loopback only, as the CLI and Fastify do. */
+export const DEFAULT_HOST = "127.0.0.1";
+
 export interface ListenOptions {
-  port?: number;
-  host?: string;
+  /** TCP port (default 8000); 0 picks a free one, which `listen()` resolves with. */
+  port?: number | undefined;
+  /**
+   * Address to bind (default `127.0.0.1`: only this machine can connect). Every interface
+   * is an explicit choice: `"0.0.0.0"` (IPv4) or `"::"` (IPv6, and IPv4 where the OS maps it).
+   */
+  host?: string | undefined;
   /**
    * Speak TLS on this port: `node:tls` server options (`key` and `cert`, `ca`, `requestCert`,
    * `handshakeTimeout`, ...). Without it, plain TCP. A client becomes a connection once its
    * handshake is done; a failed handshake is logged at debug and costs nobody else anything.
    */
-  tls?: TlsOptions;
+  tls?: TlsOptions | undefined;
 }
 
 export interface CloseOptions {
@@ -163,7 +171,7 @@ export class RetopyServer {
     }
   }
 
-  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  /** Starts listening on 127.0.0.1 unless `host` says otherwise; resolves with the bound address (port 0 picks a free port). */
   listen(port?: number, host?: string): Promise<AddressInfo>;
   listen(options: ListenOptions): Promise<AddressInfo>;
   listen(portOrOptions: number | ListenOptions = 8000, host?: string): Promise<AddressInfo> {
@@ -195,7 +203,7 @@ export class RetopyServer {
       };
       server.once("error", onError);
       try {
-        server.listen(options.port ?? 8000, options.host, () => {
+        server.listen(options.port ?? 8000, options.host ?? DEFAULT_HOST, () => {
           server.off("error", onError);
           if (this.#closing) {
             // close() was called while this listen() was pending: it found nothing listening.
