@@ -26,18 +26,18 @@ import { ConnectionsView } from "./connection-view.js";
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
   /** pino instance (used as is), pino options with an optional `destination`, `true` (info, the default) or `false` (silent). */
-  logger?: LoggerOption;
+  logger?: LoggerOption | undefined;
   /**
    * How the first line is treated. `auto` (default): a registered command runs at once,
    * anything else is the header; `line`: always the header (the original retopy); `none`: no header.
    */
-  handshake?: HandshakeMode;
+  handshake?: HandshakeMode | undefined;
   /**
    * Live inspection in the Stately inspector (default off, and then nothing of it is loaded):
    * `true` or `{ port, host, filter, commands, maxDeferredEvents }`. `listen()` starts its
    * page and relay first (127.0.0.1, any free port by default); `inspectorUrl` is the page.
    */
-  inspect?: boolean | InspectOptions;
+  inspect?: boolean | InspectOptions | undefined;
 }
 
 /** The address every `listen()` binds unless told otherwise: loopback only, as the CLI and Fastify do. */
