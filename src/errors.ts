@@ -62,7 +62,9 @@ export type RetopyErrorCode =
   | "RETOPY_INVALID_HANDLER"
   | "RETOPY_WRITE_AFTER_FINISH"
   | "RETOPY_INVALID_OPTION"
-  | "RETOPY_SERVER_STATE";
+  | "RETOPY_SERVER_STATE"
+  /** An optional feature was used without its optional peer dependencies installed. */
+  | "RETOPY_MISSING_PEER";
 
 /** A misuse of the API by the application's code (not by a client). */
 export class RetopyError extends Error {
