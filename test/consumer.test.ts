@@ -174,6 +174,7 @@ async function typescriptProject(name: string, init: string): Promise<string> {
   await ok(dir, cmd, args);
   write(dir, "src/server.ts", sample("server.ts"));
   write(dir, "src/client.ts", sample("client.ts"));
+  write(dir, "src/listen-host.ts", sample("listen-host.ts")); // compiled, not run: it would serve the network
   await ok(dir, "npx", ["tsc"]);
   return dir;
 }
