@@ -845,7 +845,7 @@ if (notes.length) {
 body.push(`Total time: ${fmt((Date.now() - startedAt) / 1000)} s.`, "");
 const markdown = body.join("\n");
 process.stdout.write(markdown);
-// bench/results.md is the full table the README quotes: a partial run only prints.
+// bench/results.md is the full table docs/performance.md quotes: a partial run only prints.
 if (SECTIONS.length === ALL_SECTIONS.length && IDLE_CONNECTIONS > 0) {
   writeFileSync(RESULTS, markdown);
   progress(`\nwritten to ${RESULTS}`);

@@ -1,4 +1,4 @@
-import { builtinHandlers, protocolHandlers } from "./builtins.js";
+import { builtinHandlers, protocolHandlers, redisHandlers } from "./builtins.js";
 import {
   type CommandOptions,
   formatUsage,
@@ -28,6 +28,27 @@ export type HandlerEntry =
 
 /** Built-ins that need a login by default once the application can log anyone in. */
 const LOGIN_BY_DEFAULT: ReadonlySet<string> = new Set(["subscribe", "publish", "pubsub"]);
+
+/** The names `redisCommands` may list: every command of the Redis compatibility set. */
+function redisCommandNames(): string[] {
+  const names: string[] = [];
+  for (const cls of redisHandlers) {
+    for (const key of Object.getOwnPropertyNames(cls.prototype)) {
+      const meta = commandMetadataOf(Object.getOwnPropertyDescriptor(cls.prototype, key)?.value);
+      if (meta?.isCommand) names.push(String(meta.options.name ?? key).toLowerCase());
+    }
+  }
+  return names;
+}
+
+function checkRedisCommandNames(wanted: ReadonlySet<string>): void {
+  const known = redisCommandNames();
+  for (const name of wanted) {
+    if (!known.includes(name)) {
+      throw new RetopyError("RETOPY_INVALID_OPTION", `redisCommands: '${name}' is not one of the Redis compatibility commands (${known.join(", ")})`);
+    }
+  }
+}
 
 /** A command's own timeout, checked when it is mounted. */
 function checkTimeout(name: string, timeout: number | undefined): number | undefined {
@@ -75,6 +96,12 @@ export class Application implements CommandTable {
       else this.addHandler(entry[0], entry[1]);
     }
     for (const cls of protocolHandlers) this.#mount(cls, EMPTY_OPTIONS, true);
+    const redis = this.settings.redisCommands;
+    if (redis !== false) {
+      const wanted = redis === true ? null : new Set(redis.map(asciiLowerCase));
+      if (wanted !== null) checkRedisCommandNames(wanted);
+      for (const cls of redisHandlers) this.#mount(cls, EMPTY_OPTIONS, true, wanted);
+    }
     if (this.settings.defaultHandlers) {
       for (const cls of builtinHandlers) this.#mount(cls, EMPTY_OPTIONS, true);
     }
@@ -148,7 +175,8 @@ export class Application implements CommandTable {
     return [...this.#commands.values()].sort((a, b) => Number(a.builtin) - Number(b.builtin));
   }
 
-  #mount(handlerClass: HandlerClass, options: Readonly<Record<string, unknown>>, builtin: boolean): void {
+  /** `only`: the lower-case names to mount (a subset of a built-in set); null mounts them all. */
+  #mount(handlerClass: HandlerClass, options: Readonly<Record<string, unknown>>, builtin: boolean, only: ReadonlySet<string> | null = null): void {
     if (typeof handlerClass !== "function" || !(handlerClass.prototype instanceof CommandHandler)) {
       throw new RetopyError("RETOPY_INVALID_HANDLER", `${String(handlerClass?.name ?? handlerClass)} does not extend CommandHandler`);
     }
@@ -161,6 +189,7 @@ export class Application implements CommandTable {
         const method = Object.getOwnPropertyDescriptor(proto, key)?.value;
         const meta = commandMetadataOf(method);
         if (!meta?.isCommand) continue;
+        if (only !== null && !only.has(String(meta.options.name ?? key).toLowerCase())) continue;
         const options2 = { ...meta.options, authenticated: meta.authenticated };
         const invoke = (h: CommandHandler) => (method as (this: CommandHandler) => unknown).call(h);
         this.#register(this.#define(meta.options.name ?? key, meta.params, options2, handlerClass, options, invoke, builtin));

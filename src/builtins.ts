@@ -1,3 +1,4 @@
+import { RedisPingEcho } from "./compat/ping-echo.js";
 import { RedisCompat } from "./compat/redis-compat.js";
 import { command, parameter } from "./decorators.js";
 import { CommandError, refuse } from "./errors.js";
@@ -144,5 +145,8 @@ function firstLine(text: string): string {
   return text.trim().split(/\r?\n/)[0] ?? "";
 }
 
-export const protocolHandlers: readonly HandlerClass[] = [ProtocolCommands, RedisCompat];
+/** Always mounted: `quit`. */
+export const protocolHandlers: readonly HandlerClass[] = [ProtocolCommands];
+/** The Redis compatibility set of the `redisCommands` setting (PING, ECHO, HELLO, AUTH, CLIENT, ...). */
+export const redisHandlers: readonly HandlerClass[] = [RedisPingEcho, RedisCompat];
 export const builtinHandlers: readonly HandlerClass[] = [DefaultCommands, PubSubCommands];

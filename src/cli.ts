@@ -9,9 +9,11 @@
  *
  * Exit codes: 0 clean stop, 1 runtime failure (module, options, listen, forced stop, commands
  * dropped at shutdown, an uncaught exception in the application),
- * 2 usage error. Under `serve`, stdout carries only pino's JSON lines (messages for people,
- * like the inspector's address, go to stderr), so scripts and tests can read the bound port
- * from the "listening" line; `machines` prints its diagram to stdout.
+ * 2 usage error. Under `serve`, stdout carries only the log: pino's JSON lines, or pretty
+ * lines on a terminal (src/cli-logging.ts); messages for people, like the inspector's address,
+ * go to stderr, so scripts and tests can read the bound port from the "listening" line;
+ * `machines` prints its diagram to stdout. A module that fails to load prints its stack on
+ * stderr after the one-line reason: the stack says where in the module to look.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -20,6 +22,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { createSecureContext, type TlsOptions } from "node:tls";
 import { parseArgs } from "node:util";
 import { type Application, isApplication } from "./application.js";
+import { cliLoggerOptions, fromFlagOrEnv, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./cli-logging.js";
 import { isCommonJsFile } from "./module-format.js";
 import { handleProcessFaults } from "./process-faults.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
@@ -37,9 +40,13 @@ without a default export, a named export \`app\` is used. A named export \`optio
 (RetopyServerOptions) applies under the flags below.
 
 Options:
-  --port <n>          TCP port, 0 picks a free one (default 8000)
-  --host <addr>       address to bind (default 127.0.0.1)
-  --log-level <lvl>   fatal, error, warn, info, debug, trace or silent (default info)
+  --port <n>          TCP port, 0 picks a free one (default: $PORT, else 8000)
+  --host <addr>       address to bind (default: $HOST, else 127.0.0.1)
+  --log-level <lvl>   fatal, error, warn, info, debug, trace or silent
+                      (default: $RETOPY_LOG_LEVEL, else info; debug adds each connection's
+                      open and close)
+  --log-format <fmt>  auto, json or pretty (default: $RETOPY_LOG_FORMAT, else auto: pretty
+                      through pino-pretty when stdout is a terminal, JSON lines otherwise)
   --handshake <mode>  auto, line or none (default auto, or the module's options)
   --tls-cert <file>   serve TLS with this PEM certificate (chain); needs --tls-key
   --tls-key <file>    the PEM private key of --tls-cert; needs --tls-cert
@@ -50,6 +57,9 @@ Options:
                       on 127.0.0.1 (port 0 or none: any free one) and prints the address
   -h, --help          show this help
   -v, --version       print the version
+
+Environment (serve; a flag wins over its variable, an empty variable is unset):
+  PORT, HOST, RETOPY_LOG_LEVEL, RETOPY_LOG_FORMAT, NO_COLOR (pretty logs without colour)
 
 Connect (retopy connect [host:]port [options] [command [args...]]):
   without a command: an interactive shell on a terminal, else one command per stdin line
@@ -65,7 +75,6 @@ Machines (retopy machines [<machine>] [--format <format>], to stdout):
   --format <format>   mermaid (default), json, stately (Stately Studio source), dot or svg
 `;
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const HANDSHAKES = ["auto", "line", "none"];
 const TS_EXTENSIONS = [".ts", ".mts", ".cts"];
 
@@ -78,9 +87,18 @@ class CliError extends Error {
     readonly code: 1 | 2,
     message: string,
     readonly showUsage = false,
+    /** Printed after the message: the stack of the application's own error, which says where to look. */
+    readonly detail: string | undefined = undefined,
   ) {
     super(message);
   }
+}
+
+/** A failure of the application's own code (its module, its factory): the message, and its stack. */
+function applicationFailure(what: string, error: unknown): CliError {
+  const message = error instanceof Error ? error.message : String(error);
+  const stack = error instanceof Error && typeof error.stack === "string" ? error.stack : undefined;
+  return new CliError(1, `${what}: ${message}`, false, stack);
 }
 
 /**
@@ -111,9 +129,9 @@ function parseMilliseconds(value: string, flag: string): number {
   return ms;
 }
 
-function oneOf(flag: string, value: string, allowed: readonly string[]): string {
-  if (!allowed.includes(value)) throw new CliError(2, `${flag} must be one of ${allowed.join(", ")}, not '${value}'`);
-  return value;
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new CliError(2, `${flag} must be one of ${allowed.join(", ")}, not '${value}'`);
+  return value as T;
 }
 
 function describe(value: unknown): string {
@@ -145,7 +163,7 @@ async function importModule(specifier: string): Promise<Record<string, unknown>>
     if (commonJs) return { default: createRequire(file)(file) as unknown };
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new CliError(1, `cannot load '${specifier}': ${error instanceof Error ? error.message : String(error)}`);
+    throw applicationFailure(`cannot load '${specifier}'`, error);
   }
 }
 
@@ -164,7 +182,7 @@ async function loadApplication(specifier: string): Promise<{ app: Application; o
     try {
       candidate = await (candidate as () => unknown)();
     } catch (error) {
-      throw new CliError(1, `the ${source} of '${specifier}' threw: ${error instanceof Error ? error.message : String(error)}`);
+      throw applicationFailure(`the ${source} of '${specifier}' threw`, error);
     }
   }
   if (!isApplication(candidate)) {
@@ -211,6 +229,7 @@ interface ServeFlags {
   port?: string | undefined;
   host?: string | undefined;
   "log-level"?: string | undefined;
+  "log-format"?: string | undefined;
   handshake?: string | undefined;
   "tls-cert"?: string | undefined;
   "tls-key"?: string | undefined;
@@ -251,11 +270,14 @@ function tlsFromFlags(flags: ServeFlags): TlsOptions | undefined {
 
 async function serve(specifier: string | undefined, flags: ServeFlags): Promise<void> {
   if (!specifier) throw new CliError(2, "serve needs a module path", true);
-  // Flags are checked before the module loads: a typo should not cost a TypeScript compile.
-  const port = parsePort(flags.port ?? "8000");
-  const host = flags.host ?? "127.0.0.1";
-  const level = flags["log-level"];
-  if (level !== undefined) oneOf("--log-level", level, LOG_LEVELS);
+  // Flags (and the environment) are checked before the module loads: a typo should not cost a TypeScript compile.
+  const portSetting = fromFlagOrEnv(flags.port, "--port", "PORT");
+  const port = portSetting ? parsePort(portSetting.value, portSetting.source) : 8000;
+  const host = fromFlagOrEnv(flags.host, "--host", "HOST")?.value ?? "127.0.0.1";
+  const levelSetting = fromFlagOrEnv(flags["log-level"], "--log-level", "RETOPY_LOG_LEVEL");
+  const level = levelSetting && oneOf(levelSetting.source, levelSetting.value, LOG_LEVELS);
+  const formatSetting = fromFlagOrEnv(flags["log-format"], "--log-format", "RETOPY_LOG_FORMAT");
+  const format = (formatSetting ? oneOf(formatSetting.source, formatSetting.value, LOG_FORMATS) : "auto") as LogFormat;
   const handshake = flags.handshake;
   if (handshake !== undefined) oneOf("--handshake", handshake, HANDSHAKES);
   const tls = tlsFromFlags(flags);
@@ -266,7 +288,13 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   const { app, options } = await loadApplication(specifier);
   // The module's options, overridden by the flags that were actually given.
   const merged: RetopyServerOptions = { ...options };
-  if (level !== undefined || merged.logger === undefined) merged.logger = { level: level ?? "info" };
+  if (level !== undefined || merged.logger === undefined) {
+    try {
+      merged.logger = await cliLoggerOptions(level ?? "info", format, process.stdout.isTTY === true);
+    } catch (error) {
+      throw new CliError(1, error instanceof Error ? error.message : String(error));
+    }
+  }
   if (handshake !== undefined) merged.handshake = handshake as RetopyServerOptions["handshake"];
   if (inspectPort !== undefined) {
     const fromModule = typeof merged.inspect === "object" ? merged.inspect : {};
@@ -303,6 +331,7 @@ function parseCommandLine(argv: string[]) {
         port: { type: "string" },
         host: { type: "string" },
         "log-level": { type: "string" },
+        "log-format": { type: "string" },
         handshake: { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
@@ -383,7 +412,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof CliError) {
     const more = error.code !== 2 ? "" : error.showUsage ? `\n${USAGE}` : "run 'retopy --help' for usage\n";
-    process.stderr.write(`retopy: ${error.message}\n${more}`);
+    process.stderr.write(`retopy: ${error.message}\n${error.detail === undefined ? "" : `${error.detail}\n`}${more}`);
     process.exit(error.code);
   }
   process.stderr.write(`retopy: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -155,8 +155,10 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
     socket.on("error", Connection.#onSocketError);
     socket.on("close", Connection.#onSocketClosed);
 
-    if (services.logger.isLevelEnabled("info")) {
-      this.logger.info({ remoteAddress: this.remoteAddress, remotePort: this.remotePort }, "connection opened");
+    // Debug, not info: a load balancer's TCP health probe (connect, close) every few seconds
+    // would otherwise fill an operator's info log with two lines per probe.
+    if (services.logger.isLevelEnabled("debug")) {
+      this.logger.debug({ remoteAddress: this.remoteAddress, remotePort: this.remotePort }, "connection opened");
     }
     this.#actor.start();
     if (this.#limits().handshake === "none") this.#actor.send({ type: "HEADER_IMPLICIT" });
@@ -572,7 +574,7 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
         return;
       case "closed":
         this.#stopServing();
-        if (this.#services.logger.isLevelEnabled("info")) this.logger.info({ reason: reason ?? "client_closed" }, "connection closed");
+        if (this.#services.logger.isLevelEnabled("debug")) this.logger.debug({ reason: reason ?? "client_closed" }, "connection closed");
         this.#socket.destroy(); // a no-op when the client closed it; else what was unsent is dropped
         this.#release();
         return;

@@ -28,6 +28,7 @@ export { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumen
 export type { RetopyErrorCode } from "./errors.js";
 export { Status, status, Verbatim, verbatim } from "./reply.js";
 export type { ReplyValue } from "./reply.js";
+export { checkReplyValue, UnsupportedReplyError } from "./reply-support.js";
 export { PubSub } from "./pubsub.js";
 export { GlobPattern, globMatch } from "./glob.js";
 export type { GlobOptions } from "./glob.js";

@@ -1,7 +1,7 @@
 /**
  * Every limit a server enforces, in one table: its name, default, unit and what it does. The
  * option types, the defaults, the startup check and the slices each part of the server sees
- * (decoder, connection, statechart) are all derived from it, and a test holds README's
+ * (decoder, connection, statechart) are all derived from it, and a test holds docs/deployment.md's
  * options table to it. A new limit is one entry here, then the code that enforces it.
  */
 import { RetopyError } from "./errors.js";

@@ -14,6 +14,7 @@
 import { GlobPattern } from "./glob.js";
 import type { ConnectionInfo } from "./connection-info.js";
 import type { ReplyValue } from "./reply.js";
+import { checkReplyValue } from "./reply-support.js";
 
 /** What one connection is subscribed to, and how it is dropped when the connection closes. */
 interface Subscription {
@@ -84,6 +85,9 @@ export class PubSub {
   publish(channel: string, message: ReplyValue): number {
     const subscribers = this.#channels.get(channel);
     if (!subscribers) return 0;
+    // Checked once here, not by each subscriber's encoder: one bad message must not reach
+    // some subscribers and then fail the publisher.
+    if (typeof message !== "string" && !(message instanceof Uint8Array)) checkReplyValue(message);
     let receivers = 0;
     for (const connection of subscribers) {
       connection.push("message", channel, message);

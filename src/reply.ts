@@ -31,6 +31,15 @@ export class Status {
   }
 }
 
+/**
+ * Brands on the prototypes of Status and Verbatim, shared by every copy of retopy in the
+ * process (`Symbol.for`): an Application built with another copy (the CLI serves one, see
+ * `isApplication`) replies with that copy's classes, which `instanceof` does not recognise.
+ */
+export const STATUS_BRAND = Symbol.for("retopy.status");
+export const VERBATIM_BRAND = Symbol.for("retopy.verbatim");
+Object.defineProperty(Status.prototype, STATUS_BRAND, { value: true });
+
 /** Statuses are immutable, so the common ones are shared instead of rebuilt per command. */
 const internedStatuses = new Map<string, Status>();
 const MAX_INTERNED_STATUSES = 1024;
@@ -43,6 +52,8 @@ export class Verbatim {
     readonly format: "txt" | "mkd" = "txt",
   ) {}
 }
+
+Object.defineProperty(Verbatim.prototype, VERBATIM_BRAND, { value: true });
 
 /** `status("OK")` replies `+OK` on every protocol. */
 export function status(text: string): Status {

@@ -9,6 +9,14 @@ import { MAX_TIMER_MS } from "./limits.js";
 export interface ApplicationSettings {
   /** Mount the built-in `commands`, `help` and `stats` after your handlers (default true). */
   defaultHandlers?: boolean | undefined;
+  /**
+   * The Redis compatibility commands (PING, ECHO, HELLO, AUTH, CLIENT, SELECT, COMMAND,
+   * CONFIG, INFO) that Redis clients and tools need: `true` mounts them all, `false` none,
+   * an array of names just those (`["ping", "echo"]`). Default: the value of
+   * `defaultHandlers`, so `defaultHandlers: false` alone leaves only your commands and
+   * `quit`. An application's own command of the same name always wins.
+   */
+  redisCommands?: boolean | readonly string[] | undefined;
   /** Put the message of unexpected errors in the reply instead of `Internal Server Error`. */
   debug?: boolean | undefined;
   /**
@@ -70,10 +78,18 @@ export type AuthenticateFunction = (
 export type CheckedSettings = Readonly<Required<Omit<ApplicationSettings, "authenticate">> & Pick<ApplicationSettings, "authenticate">>;
 
 
+function checkRedisCommands(value: unknown, defaultHandlers: boolean): boolean | readonly string[] {
+  if (value === undefined) return defaultHandlers;
+  if (typeof value === "boolean") return value;
+  if (Array.isArray(value) && value.every((name) => typeof name === "string")) return Object.freeze([...(value as string[])]);
+  throw new RetopyError("RETOPY_INVALID_OPTION", "redisCommands must be true, false or an array of command names");
+}
+
 /** The settings with their defaults, checked: a bad value is a RetopyError at startup. */
 export function checkSettings(settings: ApplicationSettings): CheckedSettings {
   const checked = {
     defaultHandlers: settings.defaultHandlers ?? true,
+    redisCommands: checkRedisCommands(settings.redisCommands, settings.defaultHandlers ?? true),
     debug: settings.debug ?? false,
     authenticate: settings.authenticate,
     authFailureDelay: settings.authFailureDelay ?? 100,

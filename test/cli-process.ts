@@ -19,20 +19,33 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+/** This process's environment without the variables the CLI reads. */
+export function cliFreeEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ["PORT", "HOST", "RETOPY_LOG_LEVEL", "RETOPY_LOG_FORMAT", "NO_COLOR"]) delete env[name];
+  return env;
+}
+
 export class CliProcess {
   readonly child: ChildProcess;
   stdout = "";
   stderr = "";
   readonly #exited: Promise<Exit>;
 
-  /** `openFileLimit`: run it under `ulimit -n` of that many descriptors (through bash). */
-  constructor(args: readonly string[], options: { openFileLimit?: number } = {}) {
+  /**
+   * `openFileLimit`: run it under `ulimit -n` of that many descriptors (through bash).
+   * `env`: variables added to this process's environment, from which the CLI's own
+   * (PORT, HOST, RETOPY_LOG_*, NO_COLOR) are removed first, so a developer's shell cannot
+   * change what a test sees.
+   */
+  constructor(args: readonly string[], options: { openFileLimit?: number; env?: Readonly<Record<string, string>> } = {}) {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
     const command = [process.execPath, CLI, ...args];
+    const env = { ...cliFreeEnv(), ...options.env };
     this.child =
       options.openFileLimit === undefined
-        ? spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
-        : spawn("bash", ["-c", `ulimit -n ${options.openFileLimit} && exec "$@"`, "bash", ...command], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        ? spawn(command[0]!, command.slice(1), { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+        : spawn("bash", ["-c", `ulimit -n ${options.openFileLimit} && exec "$@"`, "bash", ...command], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
     this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
     // "close", not "exit": the output streams are complete by then.

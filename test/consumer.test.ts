@@ -27,7 +27,8 @@ const ENV = { ...process.env, NODE_OPTIONS: "", npm_config_update_notifier: "fal
 
 /** The code block that follows `<!-- consumer-test: name -->` in the doc. */
 function sample(name: string): string {
-  const match = new RegExp(`<!-- consumer-test: ${name.replace(/\./g, "\\.")} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(DOC);
+  // The doc-samples marker of test/docs.test.ts (`<!-- sample: ... -->`) may sit between.
+  const match = new RegExp(`<!-- consumer-test: ${name.replace(/\./g, "\\.")} -->\\n(?:<!-- sample: [^\\n]* -->\\n)?\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(DOC);
   if (!match) throw new Error(`docs/getting-started.md has no sample '${name}'`);
   return match[1]!;
 }

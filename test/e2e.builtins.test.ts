@@ -55,8 +55,12 @@ class Store extends CommandHandler {
 }
 
 const USER_USAGES = ["increment key", "get key", "set key value", "rem key [key ...]", "opt [x]", "ping"];
-/** The Redis compatibility set (src/compat/), always mounted right after `quit`. */
+/**
+ * The Redis compatibility set (src/compat/), mounted by default right after `quit`. Its
+ * `ping [message ...]` is missing: these applications define their own `ping`, which wins.
+ */
 const COMPAT_USAGES = [
+  "echo [message ...]",
   "hello [protover] [options ...]",
   "auth credentials [credentials ...]",
   "client subcommand [args ...]",

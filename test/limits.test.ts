@@ -1,6 +1,6 @@
 /**
  * The limits table (src/limits.ts) is the one home of every limit: the server's options,
- * defaults and checks come from it, and README's options table must say what it says.
+ * defaults and checks come from it, and the deployment guide's options table must say what it says.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -8,14 +8,14 @@ import { describe, it } from "node:test";
 import { Application, RetopyError, RetopyServer } from "../src/index.js";
 import { checkLimits, LIMITS, type LimitName, MAX_TIMER_MS } from "../src/limits.js";
 
-const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+const GUIDE = readFileSync(new URL("../docs/deployment.md", import.meta.url), "utf8");
 const names = Object.keys(LIMITS) as LimitName[];
 
 describe("limits", () => {
-  it("README's options table lists every limit with the table's default", () => {
+  it("docs/deployment.md's options table lists every limit with the table's default", () => {
     for (const name of names) {
       const row = new RegExp(`^\\| \`${name}\` \\| \`${LIMITS[name].default}\``, "m");
-      assert.match(README, row, `README has no row for ${name} with default ${LIMITS[name].default}`);
+      assert.match(GUIDE, row, `docs/deployment.md has no row for ${name} with default ${LIMITS[name].default}`);
     }
   });
 

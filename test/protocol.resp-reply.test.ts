@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { respReplyEncoder, resp2ReplyEncoder, resp3ReplyEncoder } from "../src/protocol/resp-reply.js";
 import { ReplyOutput } from "../src/protocol/reply-output.js";
 import { type ReplyEncoder, type ReplyValue, Status, Verbatim, status, verbatim } from "../src/reply.js";
+import { UnsupportedReplyError } from "../src/reply-support.js";
 import { decodeReplies, decodeReply, RespDecodeError, type RespValue } from "./resp-decoder.js";
 
 type Version = 2 | 3;
@@ -279,16 +280,17 @@ describe("RESP aggregates", () => {
     both({}, "%0\r\n", "*0\r\n");
   });
 
-  it("sends other objects as the bulk string of String(value)", () => {
+  it("refuses other objects (even with a toString of their own) instead of sending String(value)", () => {
     class Point {
       toString(): string {
         return "(1, 2)";
       }
     }
-    same(new Point() as unknown as ReplyValue, "$6\r\n(1, 2)\r\n");
-    const date = new Date(0);
-    same(date as unknown as ReplyValue, `$${String(date).length}\r\n${String(date)}\r\n`);
-    same(new Int16Array([1]) as unknown as ReplyValue, "$1\r\n1\r\n");
+    for (const value of [new Point(), new Date(0), new Int16Array([1])]) {
+      for (const version of [2, 3] as const) {
+        assert.throws(() => enc(version, value as unknown as ReplyValue), UnsupportedReplyError);
+      }
+    }
   });
 
   it("sends nested scalars inside aggregates with the same rules", () => {

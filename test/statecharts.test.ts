@@ -1,7 +1,7 @@
 /**
  * `retopy machines`: every machine in every format, checked against the machine objects
  * walked independently of src/statecharts (xstate/graph's `toDirectedGraph`, the state
- * nodes' `always`, `machine.toJSON()`); the README's diagrams and docs/*.svg checked for
+ * nodes' `always`, `machine.toJSON()`); docs/statecharts.md's diagrams and docs/*.svg checked for
  * staleness; the handler machine checked against the real handler logic; and the CLI as a
  * real `node dist/src/cli.js` child process (run `npm run build` first; `npm test` does).
  */
@@ -18,7 +18,7 @@ import { type AnyStateMachine, type AnyStateNode, createActor, createMachine, fr
 import { toDirectedGraph } from "xstate/graph";
 import type { HandlerEvent } from "../machines/handler-event.js";
 import { handlerMachine } from "../machines/handler.machine.js";
-import { README, ROOT, endMarker, generateDocs, readmeBlock, startMarker } from "../scripts/diagrams.js";
+import { DIAGRAM_DOC, ROOT, endMarker, generateDocs, mermaidBlock, startMarker } from "../scripts/diagrams.js";
 import { createHandlerActor } from "../src/handler-actor.js";
 import {
   type ChartFormat,
@@ -409,18 +409,18 @@ describe("machines/handler.machine.ts", () => {
 // ---------------------------------------------------------------------------------------
 // The generated docs.
 
-describe("README.md and docs/*.svg", () => {
-  test("the README's diagrams and docs/*.svg are what `npm run diagrams` writes now", async () => {
-    const readme = readFileSync(README, "utf8");
+describe("docs/statecharts.md and docs/*.svg", () => {
+  test("the guide's diagrams and docs/*.svg are what `npm run diagrams` writes now", async () => {
+    const guide = readFileSync(DIAGRAM_DOC, "utf8");
     for (const name of MACHINE_NAMES) {
-      const start = readme.indexOf(startMarker(name));
-      const end = readme.indexOf(endMarker(name));
-      assert.ok(start >= 0 && end > start, `README has the ${name} markers`);
-      const block = readme.slice(start + startMarker(name).length, end).trim();
-      assert.equal(block, readmeBlock(await renderMachine(name, "mermaid")).trim(), `README's ${name} diagram is current (npm run diagrams)`);
+      const start = guide.indexOf(startMarker(name));
+      const end = guide.indexOf(endMarker(name));
+      assert.ok(start >= 0 && end > start, `docs/statecharts.md has the ${name} markers`);
+      const block = guide.slice(start + startMarker(name).length, end).trim();
+      assert.equal(block, mermaidBlock(await renderMachine(name, "mermaid")).trim(), `the ${name} diagram is current (npm run diagrams)`);
     }
-    const generated = await generateDocs(readme);
-    assert.equal(generated.readme, readme, "regenerating changes nothing in README.md (npm run diagrams)");
+    const generated = await generateDocs(guide);
+    assert.equal(generated.guide, guide, "regenerating changes nothing in docs/statecharts.md (npm run diagrams)");
     for (const [path, content] of generated.files) {
       assert.equal(readFileSync(join(ROOT, path), "utf8"), content, `${path} is current (npm run diagrams)`);
     }
@@ -477,12 +477,12 @@ describe("retopy machines (CLI)", () => {
     }
   });
 
-  test("defaults to the connection machine as Mermaid, the README's diagram", async () => {
+  test("defaults to the connection machine as Mermaid, the guide's diagram", async () => {
     const { code, stdout } = await run([CLI, "machines"]);
     assert.equal(code, 0);
-    const readme = readFileSync(README, "utf8");
-    const block = readme.slice(readme.indexOf(startMarker("connection")), readme.indexOf(endMarker("connection")));
-    assert.ok(block.includes(readmeBlock(stdout)), "the README shows exactly what the command prints");
+    const guide = readFileSync(DIAGRAM_DOC, "utf8");
+    const block = guide.slice(guide.indexOf(startMarker("connection")), guide.indexOf(endMarker("connection")));
+    assert.ok(block.includes(mermaidBlock(stdout)), "docs/statecharts.md shows exactly what the command prints");
   });
 
   test("svg is drawn with the network unusable", async () => {

@@ -35,6 +35,16 @@ const OPTIONAL_MULTIPLE = ["optional", "multiple"] as const;
  * `subcommand [args ...]` derived from their parameters.
  */
 const COMPAT_DOCS: Readonly<Record<string, DocEntry>> = {
+  ping: {
+    summary: "Returns the server's liveliness response.",
+    group: "connection",
+    arguments: [{ name: "message", type: "string", flags: OPTIONAL }],
+  },
+  echo: {
+    summary: "Returns the given string.",
+    group: "connection",
+    arguments: [{ name: "message", type: "string" }],
+  },
   hello: {
     summary: "Handshakes with the server: picks RESP2 or RESP3, optionally logs in and names the connection.",
     group: "connection",
@@ -153,15 +163,15 @@ function paramDocs(params: readonly ParameterSpec[]): DocArgument[] {
 }
 
 /**
- * `compatClass` is the handler whose commands use COMPAT_DOCS; it is passed in rather than
+ * `compatClasses` are the handlers whose commands use COMPAT_DOCS; it is passed in rather than
  * imported so this module does not import the handler that imports it.
  */
-function isCompat(definition: CommandDefinition, compatClass: HandlerClass): boolean {
-  return definition.builtin && definition.handlerClass === compatClass;
+function isCompat(definition: CommandDefinition, compatClasses: readonly HandlerClass[]): boolean {
+  return definition.builtin && compatClasses.includes(definition.handlerClass);
 }
 
-export function docEntryOf(definition: CommandDefinition, compatClass: HandlerClass): DocEntry {
-  const compat = isCompat(definition, compatClass) ? COMPAT_DOCS[definition.name] : undefined;
+export function docEntryOf(definition: CommandDefinition, compatClasses: readonly HandlerClass[]): DocEntry {
+  const compat = isCompat(definition, compatClasses) ? COMPAT_DOCS[definition.name] : undefined;
   if (compat) return compat;
   const args = paramDocs(definition.params);
   return {

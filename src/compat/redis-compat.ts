@@ -1,8 +1,9 @@
 /**
  * Redis compatibility commands: just enough of Redis's connection and server commands for
  * redis-cli, redis-benchmark, ioredis and node-redis to connect, log in, switch to RESP3 and
- * read their hints without a warning. Mounted with the protocol built-ins, so every
- * application has them; an application command of the same name replaces one.
+ * read their hints without a warning. Mounted (with PING and ECHO, src/compat/ping-echo.ts)
+ * as the application's `redisCommands` setting says; an application command of the same
+ * name replaces one.
  *
  * | command | reply |
  * |---|---|
@@ -18,7 +19,8 @@ import type { CommandDefinition } from "../handler.js";
 import { performLogin } from "../auth.js";
 import { command, parameter } from "../decorators.js";
 import { CommandError, refuse } from "../errors.js";
-import { CommandHandler } from "../handler.js";
+import { CommandHandler, type HandlerClass } from "../handler.js";
+import { RedisPingEcho } from "./ping-echo.js";
 import { type ReplyValue, type Status, status, type Verbatim, verbatim } from "../reply.js";
 import { retopyVersion } from "../version.js";
 import { checkClientName, clientLine, libraryInfo, PRINTABLE, protoNumber } from "./client-info.js";
@@ -195,8 +197,9 @@ export class RedisCompat extends CommandHandler {
         return pick().map((d) => (d ? commandInfoReply(d) : null));
       case "docs": {
         const reply = new Map<string, ReplyValue>();
+        const compat: readonly HandlerClass[] = [RedisCompat, RedisPingEcho];
         for (const definition of pick()) {
-          if (definition) reply.set(definition.name, docsReply(docEntryOf(definition, RedisCompat), "generic"));
+          if (definition) reply.set(definition.name, docsReply(docEntryOf(definition, compat), "generic"));
         }
         return reply;
       }

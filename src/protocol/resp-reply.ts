@@ -1,4 +1,5 @@
 import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim } from "../reply.js";
+import { fromOtherCopy, UnsupportedReplyError } from "../reply-support.js";
 import type { ReplyOutput } from "./reply-output.js";
 import { ERROR_CODE } from "./wire-errors.js";
 
@@ -20,7 +21,9 @@ import { ERROR_CODE } from "./wire-errors.js";
  * | array                          | `*N`                           | `*N`                     |
  * | Set                            | `~N`                           | `*N`                     |
  * | Map, plain object              | `%N` key, value…               | `*2N` key, value…        |
- * | anything else                  | bulk of `String(value)`        | same                     |
+ * | anything else (a function, a   | throws UnsupportedReplyError:  | same                     |
+ * | class instance, a Date, ...)   | the client gets the internal   |                          |
+ * |                                | error, the log the command     |                          |
  *
  * A string is always a binary-safe bulk string, so stored data such as `"+1"` comes back
  * unchanged; a simple status is only ever a `Status`: `status("OK")` → `+OK\r\n`.
@@ -120,9 +123,8 @@ function encodeValue(value: ReplyValue, out: ReplyOutput, v3: boolean): void {
     case "object":
       break;
     default:
-      // Not a ReplyValue (a symbol or function from untyped code): its text, as a bulk string.
-      out.text(bulk(String(value)));
-      return;
+      // A function or symbol (from untyped code): its text would be source code.
+      throw new UnsupportedReplyError(value);
   }
   if (value === null) {
     out.text(v3 ? NULL3 : NULL2);
@@ -176,7 +178,13 @@ function encodeValue(value: ReplyValue, out: ReplyOutput, v3: boolean): void {
     }
     return;
   }
-  out.text(bulk(String(value)));
+  const adopted = fromOtherCopy(value);
+  if (adopted !== undefined) {
+    encodeValue(adopted, out, v3);
+    return;
+  }
+  // A class instance, a Date, a Promise...: no honest wire form (src/reply-support.ts).
+  throw new UnsupportedReplyError(value);
 }
 
 function createEncoder(version: 2 | 3): ReplyEncoder {

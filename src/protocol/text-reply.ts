@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
-import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim } from "../reply.js";
+import { type ErrorReply, type ReplyEncoder, type ReplyValue, Status, Verbatim, VERBATIM_BRAND } from "../reply.js";
+import { fromOtherCopy, UnsupportedReplyError } from "../reply-support.js";
 import { quoteBytes } from "./quote-args.js";
 import type { ReplyOutput } from "./reply-output.js";
 
@@ -17,6 +18,7 @@ import type { ReplyOutput } from "./reply-output.js";
  * starts with `"`, is shown as redis-cli shows it: double-quoted, with `\n`, `\r`, `\t`,
  * `\"`, `\\` and `\xHH` escapes of its UTF-8 bytes (`splitArgs` reads it back). Only a
  * {@link Verbatim} text keeps its line breaks, one line each: text a handler meant for people.
+ * A value outside the supported set (src/reply-support.ts) throws UnsupportedReplyError.
  */
 const CRLF = "\r\n";
 
@@ -60,7 +62,10 @@ function scalarText(value: ReplyValue): string {
   if (value instanceof Error) return `-ERR ${errorText(String(value.message))}`;
   if (value instanceof Status) return `+${value.text}`;
   if (value instanceof Verbatim) return lineText(value.text);
-  return lineText(String(value));
+  const adopted = typeof value === "object" ? fromOtherCopy(value) : undefined;
+  if (adopted !== undefined) return scalarText(adopted);
+  // A function, a class instance, a Date...: its String() is source code or `[object Object]`.
+  throw new UnsupportedReplyError(value);
 }
 
 function appendValue(lines: string[], value: ReplyValue): void {
@@ -76,7 +81,7 @@ function appendValue(lines: string[], value: ReplyValue): void {
   }
   if (value instanceof Map) {
     if (value.size === 0) lines.push("(empty)");
-    for (const [key, item] of value) lines.push(`${lineText(String(key))}: ${inlineText(item)}`);
+    for (const [key, item] of value as ReadonlyMap<unknown, ReplyValue>) lines.push(`${inlineText(key as ReplyValue)}: ${inlineText(item)}`);
     return;
   }
   if (isPlainObject(value)) {
@@ -89,12 +94,21 @@ function appendValue(lines: string[], value: ReplyValue): void {
     for (const line of value.text.split(/\r\n|\n|\r/)) lines.push(lineText(line));
     return;
   }
+  // Another copy of retopy's Verbatim keeps its lines too (its Status goes by scalarText).
+  if (value !== null && typeof value === "object" && (value as { [VERBATIM_BRAND]?: unknown })[VERBATIM_BRAND] === true) {
+    const adopted = fromOtherCopy(value);
+    if (adopted !== undefined) {
+      appendValue(lines, adopted);
+      return;
+    }
+  }
   lines.push(scalarText(value));
 }
 
 /** A nested value shown after `key: ` stays on that one line. */
 function inlineText(value: ReplyValue): string {
   if (Array.isArray(value)) return (value as readonly ReplyValue[]).map(inlineText).join(" ");
+  if (value instanceof Set) return [...(value as ReadonlySet<ReplyValue>)].map(inlineText).join(" ");
   if (value instanceof Map || isPlainObject(value)) {
     const lines: string[] = [];
     appendValue(lines, value);

@@ -111,7 +111,8 @@ export async function startLiveServer(profile: ServerProfile): Promise<LiveServe
     authenticate: passwordAuthenticator(PASSWORDS),
     authFailureDelay: 10,
   });
-  const server = new RetopyServer(application, { ...PROFILE_OPTIONS[profile], logger: pino({ level: "info" }, log) });
+  // Debug: "connection closed" (with its reason, which CloseReasonLog keeps) is a debug line.
+  const server = new RetopyServer(application, { ...PROFILE_OPTIONS[profile], logger: pino({ level: "debug" }, log) });
   const observer = new LiveObserver();
   observer.watch(server);
   const { port } = await server.listen({ port: 0, host: "127.0.0.1" });

@@ -418,7 +418,7 @@ describe("pushes, logs and operators", () => {
   });
 
   it("an idle close in the header state is logged as idle_timeout; a quit as quit; a header too large as header_too_large", async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger("debug") // "connection closed" is a debug line;
     const running = await bed.start(app(), { logger, handshake: "line", idleTimeout: 200, maxHeaderSize: 16 });
     const idle = await RawClient.connect(running.port);
     const quitter = await RawClient.connect(running.port);
@@ -434,7 +434,7 @@ describe("pushes, logs and operators", () => {
   });
 
   it("a client cut for its output limit while its quit is under way is logged as output_limit", async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger("debug");
     const running = await bed.start(app(), { logger, maxOutputBuffer: 512 * 1024, outputHighWaterMark: 64 * 1024 });
     const subscriber = await openPaused(running.port);
     subscriber.write("subscribe news\r\nquitwait 1500\r\n");
