@@ -65,7 +65,7 @@ function checkTimeout(name: string, timeout: number | undefined): number | undef
 
 /** Options of `app.command(name, spec, fn)`, the decorator-free way to add a command. */
 export interface CommandSpec extends Omit<CommandOptions, "name"> {
-  params?: readonly (ParameterOptions | string)[];
+  params?: readonly (ParameterOptions | string)[] | undefined;
 }
 
 /** The function of an `app.command(...)`: `this` and the argument are the handler instance. */

@@ -23,6 +23,7 @@ import { createSecureContext, type TlsOptions } from "node:tls";
 import { parseArgs } from "node:util";
 import { type Application, isApplication } from "./application.js";
 import { cliLoggerOptions, fromFlagOrEnv, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./cli-logging.js";
+import { isCommonJsFile } from "./module-format.js";
 import { handleProcessFaults } from "./process-faults.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
 
@@ -149,15 +150,19 @@ function describe(value: unknown): string {
 async function importModule(specifier: string): Promise<Record<string, unknown>> {
   const file = resolve(process.cwd(), specifier);
   if (!existsSync(file)) throw new CliError(1, `cannot find module '${specifier}' (${file})`);
-  if (TS_EXTENSIONS.includes(extname(file))) {
+  const typeScript = TS_EXTENSIONS.includes(extname(file));
+  const commonJs = typeScript && isCommonJsFile(file);
+  if (typeScript) {
     try {
-      const { register } = await import("tsx/esm/api");
+      const { register } = commonJs ? await import("tsx/cjs/api") : await import("tsx/esm/api");
       register();
     } catch {
       throw new CliError(1, "install tsx to serve TypeScript modules (npm i -D tsx)");
     }
   }
   try {
+    // A CommonJS module arrives as { default: module.exports }, as import() would give it.
+    if (commonJs) return { default: createRequire(file)(file) as unknown };
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
     throw applicationFailure(`cannot load '${specifier}'`, error);

@@ -17,8 +17,8 @@ export type RawArgument = string | Buffer;
 /** One positional argument of a command, as given to `@parameter(...)` or `app.command(...)`. */
 export interface ParameterOptions {
   name: string;
-  type?: ParameterType;
-  help?: string;
+  type?: ParameterType | undefined;
+  help?: string | undefined;
   /** Makes the argument optional; used when the client leaves it out. */
   default?: unknown;
   /**
@@ -27,32 +27,32 @@ export interface ParameterOptions {
    */
   optional?: boolean;
   /** Only on the last parameter: it takes every remaining argument (`rem key [key ...]`). */
-  variadic?: boolean;
+  variadic?: boolean | undefined;
 }
 
 /** Command-level options, from `@command(...)` or `app.command(...)`. */
 export interface CommandOptions {
   /** Wire name; defaults to the method name. Matched case-insensitively. */
-  name?: string;
-  help?: string;
+  name?: string | undefined;
+  help?: string | undefined;
   /** Refuse the command until the connection has a user (`this.connection.user`). */
-  authenticated?: boolean;
+  authenticated?: boolean | undefined;
   /**
    * With handshake `auto`, a first line starting with this command runs it (true, the
    * default). False keeps such a line a header: the Redis compatibility commands use it so
    * a greeting like `hello there` stays a header for telnet users.
    */
-  autoHandshake?: boolean;
+  autoHandshake?: boolean | undefined;
   /**
    * Part of the login path: runs before a login even under the application's `requireLogin`
    * (AUTH, HELLO and QUIT are; mark your own login command with it).
    */
-  login?: boolean;
+  login?: boolean | undefined;
   /**
    * Milliseconds this command may take, overriding the server's `commandTimeout`; 0 = no
    * limit. Past it the command's `this.signal` aborts and the client gets `-TIMEOUT ...`.
    */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 /** A parameter after validation: every option resolved. */

@@ -63,8 +63,8 @@ export type RetopyErrorCode =
   | "RETOPY_WRITE_AFTER_FINISH"
   | "RETOPY_INVALID_OPTION"
   | "RETOPY_SERVER_STATE"
-  /** An optional peer dependency a feature needs is not installed (`prom-client` for `metrics`). */
-  | "RETOPY_MISSING_DEPENDENCY";
+  /** An optional feature was used without its optional peer dependencies installed. */
+  | "RETOPY_MISSING_PEER";
 
 /** A misuse of the API by the application's code (not by a client). */
 export class RetopyError extends Error {

@@ -27,7 +27,7 @@ const BACKSLASH = 0x5c;
 
 export interface GlobOptions {
   /** Match letters A–Z and a–z case-insensitively, as Redis's `nocase` (ASCII only). */
-  readonly nocase?: boolean;
+  readonly nocase?: boolean | undefined;
 }
 
 function lowerAscii(code: number): number {

@@ -50,7 +50,7 @@ export type { InspectOptions } from "./inspect/options.js";
 export type { ServerStats } from "./stats.js";
 export type { CommandHookContext, CommandResultContext, ErrorHookContext, HookName, HookResult, Hooks } from "./hooks.js";
 export type { CommandOutcome, CommandStatsEntry } from "./command-stats.js";
-export type { MetricsOptions } from "./metrics.js";
+export type { MetricsOptions, MetricsRegistry } from "./metrics-options.js";
 export type { LoggerOption, RetopyLoggerOptions } from "./logger.js";
 export { logRedaction } from "./logger.js";
 export { passwordAuthenticator, safeEqual } from "./auth.js";

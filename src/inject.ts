@@ -27,18 +27,18 @@ export type InjectCommand = string | readonly (string | Uint8Array)[];
 
 export interface InjectOptions {
   /** Logged in before the first command, as a command's `this.connection.user = user` does. */
-  user?: string;
+  user?: string | undefined;
   /**
    * `resp3` (default) or `resp2`: the reply is decoded into `value`, and `text` is that reply
    * printed by the text protocol's encoder. Only RESP3 tells pushes from replies. `text`: the
    * connection speaks the text protocol, `text` is its exact bytes and `value` is undefined.
    */
-  protocol?: "resp3" | "resp2" | "text";
+  protocol?: "resp3" | "resp2" | "text" | undefined;
   /** Handshake fields (`this.connection.header`); `auth: "user:password"` logs in as a client's header would. `proto` is set by `protocol`. */
-  header?: Readonly<Record<string, string>>;
+  header?: Readonly<Record<string, string>> | undefined;
   /** `this.connection.remoteAddress` (default `127.0.0.1`) and `remotePort` (default 0). */
-  remoteAddress?: string;
-  remotePort?: number;
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
 }
 
 /** What one command answered. */

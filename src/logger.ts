@@ -3,7 +3,7 @@ import { type DestinationStream, pino, type Logger, type LoggerOptions } from "p
 /** pino options for the logger retopy creates, plus where it writes (default: stdout). */
 export interface RetopyLoggerOptions extends LoggerOptions {
   /** A pino destination: a stream, `pino.destination(...)`, or anything with `write(line)`. */
-  destination?: DestinationStream;
+  destination?: DestinationStream | undefined;
 }
 
 /**

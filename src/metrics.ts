@@ -9,21 +9,9 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type * as PromClient from "prom-client";
 import type { CommandStatsEntry } from "./command-stats.js";
-import { RetopyError } from "./errors.js";
+import type { MetricsOptions, MetricsRegistry } from "./metrics-options.js";
+import { importOptional } from "./optional-peer.js";
 import { bucketLowerBound } from "./latency-histogram.js";
-
-/** The `metrics` server option. */
-export interface MetricsOptions {
-  /**
-   * Serve `GET /metrics` on this port (0: any free one) when the server listens. Without it
-   * no HTTP server is started: mount `await server.metrics()` in your own.
-   */
-  port?: number;
-  /** Address of the metrics endpoint (default 127.0.0.1: metrics are for the operator, not the world). */
-  host?: string;
-  /** Also export prom-client's default process metrics (CPU, memory, event loop lag, GC); default false. */
-  defaultMetrics?: boolean;
-}
 
 /** What the metrics read from the server at each scrape. */
 export interface MetricsSource {
@@ -49,17 +37,9 @@ const BOUNDS_MICROS = Array.from({ length: 13 }, (_, i) => 4 ** i);
 
 type Prom = typeof PromClient;
 
-/** Loads prom-client, or says which package is missing. */
+/** Loads prom-client, or says which package is missing (`RETOPY_MISSING_PEER`). */
 async function loadPromClient(): Promise<Prom> {
-  let loaded: Prom & { default?: Prom };
-  try {
-    loaded = (await import("prom-client")) as Prom & { default?: Prom };
-  } catch (error) {
-    if ((error as { code?: unknown } | null)?.code === "ERR_MODULE_NOT_FOUND") {
-      throw new RetopyError("RETOPY_MISSING_DEPENDENCY", "metrics need the optional peer dependency 'prom-client': npm install prom-client");
-    }
-    throw error;
-  }
+  const loaded = (await importOptional("the metrics option", ["prom-client"], () => import("prom-client"))) as Prom & { default?: Prom };
   // prom-client is CommonJS: its exports arrive as named exports or as `default`.
   return typeof loaded.Registry === "function" ? loaded : loaded.default!;
 }
@@ -164,21 +144,8 @@ function durationHistogram(source: MetricsSource) {
   };
 }
 
-/** Checks the `metrics` option when the server is made. */
-export function checkMetricsOptions(option: boolean | MetricsOptions | undefined): MetricsOptions | null {
-  if (option === undefined || option === false) return null;
-  if (option === true) return {};
-  if (typeof option !== "object" || option === null) throw new RetopyError("RETOPY_INVALID_OPTION", "metrics must be true, false or { port, host, defaultMetrics }");
-  const { port, host } = option;
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    throw new RetopyError("RETOPY_INVALID_OPTION", `metrics.port must be a port number from 0 to 65535, not '${String(port)}'`);
-  }
-  if (host !== undefined && typeof host !== "string") throw new RetopyError("RETOPY_INVALID_OPTION", "metrics.host must be a string");
-  return option;
-}
-
 /** `GET /metrics` over HTTP; anything else is a 404. Resolves once listening. */
-export function serveMetrics(registry: PromClient.Registry, port: number, host: string, logger: Logger): Promise<Server> {
+export function serveMetrics(registry: MetricsRegistry, port: number, host: string, logger: Logger): Promise<Server> {
   const http = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     if (path !== "/metrics" || (request.method !== "GET" && request.method !== "HEAD")) {

@@ -23,42 +23,50 @@ import { RequestDecoder } from "./protocol/request-decoder.js";
 import { checkLimits, type LimitOptions } from "./limits.js";
 import { ConnectionsView } from "./connection-view.js";
 import type { Server as HttpServer } from "node:http";
-import type { Registry } from "prom-client";
-import { checkMetricsOptions, createMetricsRegistry, type MetricsOptions, type MetricsSource, serveMetrics } from "./metrics.js";
+import { createMetricsRegistry, type MetricsSource, serveMetrics } from "./metrics.js";
+import { checkMetricsOptions, type MetricsOptions, type MetricsRegistry } from "./metrics-options.js";
 import type { CloseReason } from "./protocol/wire.js";
 
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
   /** pino instance (used as is), pino options with an optional `destination`, `true` (info, the default) or `false` (silent). */
-  logger?: LoggerOption;
+  logger?: LoggerOption | undefined;
   /**
    * How the first line is treated. `auto` (default): a registered command runs at once,
    * anything else is the header; `line`: always the header (the original retopy); `none`: no header.
    */
-  handshake?: HandshakeMode;
+  handshake?: HandshakeMode | undefined;
   /**
    * Live inspection in the Stately inspector (default off, and then nothing of it is loaded):
    * `true` or `{ port, host, filter, commands, maxDeferredEvents }`. `listen()` starts its
    * page and relay first (127.0.0.1, any free port by default); `inspectorUrl` is the page.
    */
-  inspect?: boolean | InspectOptions;
+  inspect?: boolean | InspectOptions | undefined;
   /**
    * Prometheus metrics through the optional peer dependency `prom-client` (default off, and
    * then it is never loaded): `true` for `server.metrics()` only, or `{ port, host }` to
    * serve `GET /metrics` too when the server listens (host 127.0.0.1 by default).
    */
-  metrics?: boolean | MetricsOptions;
+  metrics?: boolean | MetricsOptions | undefined;
 }
 
+/** The address every `listen()` binds unless told otherwise: loopback only, as the CLI and Fastify do. */
+export const DEFAULT_HOST = "127.0.0.1";
+
 export interface ListenOptions {
-  port?: number;
-  host?: string;
+  /** TCP port (default 8000); 0 picks a free one, which `listen()` resolves with. */
+  port?: number | undefined;
+  /**
+   * Address to bind (default `127.0.0.1`: only this machine can connect). Every interface
+   * is an explicit choice: `"0.0.0.0"` (IPv4) or `"::"` (IPv6, and IPv4 where the OS maps it).
+   */
+  host?: string | undefined;
   /**
    * Speak TLS on this port: `node:tls` server options (`key` and `cert`, `ca`, `requestCert`,
    * `handshakeTimeout`, ...). Without it, plain TCP. A client becomes a connection once its
    * handshake is done; a failed handshake is logged at debug and costs nobody else anything.
    */
-  tls?: TlsOptions;
+  tls?: TlsOptions | undefined;
 }
 
 export interface CloseOptions {
@@ -126,7 +134,7 @@ export class RetopyServer {
   readonly #inspection: LiveInspector | null;
   /** The `metrics` option, checked; null when off. */
   readonly #metricsOptions: MetricsOptions | null;
-  #metricsRegistry: Promise<Registry> | null = null;
+  #metricsRegistry: Promise<MetricsRegistry> | null = null;
   #metricsHttp: HttpServer | null = null;
   /** Clients turned away before becoming connections, by reason. */
   readonly #rejections = new Map<string, number>();
@@ -185,7 +193,7 @@ export class RetopyServer {
     }
   }
 
-  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  /** Starts listening on 127.0.0.1 unless `host` says otherwise; resolves with the bound address (port 0 picks a free port). */
   listen(port?: number, host?: string): Promise<AddressInfo>;
   listen(options: ListenOptions): Promise<AddressInfo>;
   listen(portOrOptions: number | ListenOptions = 8000, host?: string): Promise<AddressInfo> {
@@ -227,7 +235,7 @@ export class RetopyServer {
       };
       server.once("error", onError);
       try {
-        server.listen(options.port ?? 8000, options.host, () => {
+        server.listen(options.port ?? 8000, options.host ?? DEFAULT_HOST, () => {
           server.off("error", onError);
           if (this.#closing) {
             // close() was called while this listen() was pending: it found nothing listening.
@@ -269,9 +277,9 @@ export class RetopyServer {
   /**
    * The prom-client `Registry` of this server's metrics (the `metrics` option must be on), to
    * mount in an HTTP server of your own: `res.end(await registry.metrics())`. Loads prom-client
-   * on first call; rejects with RETOPY_MISSING_DEPENDENCY when it is not installed.
+   * on first call; rejects with RETOPY_MISSING_PEER when it is not installed.
    */
-  metrics(): Promise<Registry> {
+  metrics(): Promise<MetricsRegistry> {
     if (this.#metricsOptions === null) {
       return Promise.reject(new RetopyError("RETOPY_INVALID_OPTION", "metrics are off: create the server with the `metrics` option"));
     }

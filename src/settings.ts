@@ -8,7 +8,7 @@ import { MAX_TIMER_MS } from "./limits.js";
 
 export interface ApplicationSettings {
   /** Mount the built-in `commands`, `help` and `stats` after your handlers (default true). */
-  defaultHandlers?: boolean;
+  defaultHandlers?: boolean | undefined;
   /**
    * The Redis compatibility commands (PING, ECHO, HELLO, AUTH, CLIENT, SELECT, COMMAND,
    * CONFIG, INFO) that Redis clients and tools need: `true` mounts them all, `false` none,
@@ -16,9 +16,9 @@ export interface ApplicationSettings {
    * `defaultHandlers`, so `defaultHandlers: false` alone leaves only your commands and
    * `quit`. An application's own command of the same name always wins.
    */
-  redisCommands?: boolean | readonly string[];
+  redisCommands?: boolean | readonly string[] | undefined;
   /** Put the message of unexpected errors in the reply instead of `Internal Server Error`. */
-  debug?: boolean;
+  debug?: boolean | undefined;
   /**
    * Checks credentials for the built-in `AUTH`, `HELLO ... AUTH` and a header `auth=user:pass`
    * token, and for an app's own login command through `this.attemptLogin(user, password)`,
@@ -26,45 +26,45 @@ export interface ApplicationSettings {
    * accept. Without it, every login is refused. `passwordAuthenticator(users)` builds one that
    * compares in constant time.
    */
-  authenticate?: AuthenticateFunction;
+  authenticate?: AuthenticateFunction | undefined;
   /**
    * Milliseconds every failed login waits before its refusal is replied (default 100; 0: no
    * wait). The connection's later commands wait too, which slows guessing down.
    */
-  authFailureDelay?: number;
+  authFailureDelay?: number | undefined;
   /**
    * Failed logins one connection may make; the last refusal is replied and the connection
    * closes (default 10; 0: unlimited). A successful login does not reset the count.
    */
-  maxAuthFailures?: number;
+  maxAuthFailures?: number | undefined;
   /**
    * Failed logins one remote address may make across all its connections within
    * `authFailureWindow` (default 30; 0: unlimited). Past it, that address's logins are refused
    * without asking `authenticate` until the window ends, so reconnecting buys no guesses.
    * IPv6 addresses count by their /64 network.
    */
-  maxAuthFailuresPerAddress?: number;
+  maxAuthFailuresPerAddress?: number | undefined;
   /** The window of `maxAuthFailuresPerAddress`, in milliseconds (default 60000). */
-  authFailureWindow?: number;
+  authFailureWindow?: number | undefined;
   /**
    * Like Redis's `requirepass`: until a connection has logged in, only the login path runs
    * (AUTH, HELLO with AUTH, a header `auth=`, commands marked `@command({ login: true })`)
    * and QUIT; everything else is refused with `-NOAUTH Authentication required.` (text mode:
    * `-ERR Authorization required`). Default false. Needs `authenticate`.
    */
-  requireLogin?: boolean;
+  requireLogin?: boolean | undefined;
   /**
    * Which built-in commands need a login, by name: `{ stats: true, subscribe: false }`.
    * Names left out keep their default: with `authenticate` set, `subscribe`, `publish` and
    * `pubsub` need a login (a stranger must not read what logged-in users publish); without
    * it nobody can log in, so none does. An unknown name is a RetopyError at startup.
    */
-  builtinLogin?: Readonly<Record<string, boolean>>;
+  builtinLogin?: Readonly<Record<string, boolean>> | undefined;
   /**
    * Who sees INFO's process details (os, Node version, pid, memory): `"logged-in"` clients
    * (the default) or `"everyone"`.
    */
-  processInfo?: "logged-in" | "everyone";
+  processInfo?: "logged-in" | "everyone" | undefined;
 }
 
 /** The application's credential check; see `ApplicationSettings.authenticate`. */

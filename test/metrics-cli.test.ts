@@ -80,12 +80,12 @@ describe("a project without prom-client", () => {
     ].join("\n"),
   );
 
-  test("the server runs without it; metrics reject listen() with RETOPY_MISSING_DEPENDENCY naming the package", () => {
+  test("the server runs without it; metrics reject listen() with RETOPY_MISSING_PEER naming the package", () => {
     const run = spawnSync(process.execPath, ["main.mjs"], { cwd: project, encoding: "utf8", timeout: 20_000 });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(
       run.stdout,
-      "plain server listens\nRETOPY_MISSING_DEPENDENCY RETOPY_MISSING_DEPENDENCY: metrics need the optional peer dependency 'prom-client': npm install prom-client\n",
+      "plain server listens\nRETOPY_MISSING_PEER RETOPY_MISSING_PEER: the metrics option needs prom-client (an optional peer dependency of retopy): npm install prom-client\n",
     );
   });
 
@@ -93,6 +93,6 @@ describe("a project without prom-client", () => {
     const cliPath = join(modules, "retopy", "dist", "src", "cli.js");
     const run = spawnSync(process.execPath, [cliPath, "serve", "app.mjs", "--port", "0", "--metrics=0"], { cwd: project, encoding: "utf8", timeout: 20_000 });
     assert.equal(run.status, 1, run.stdout + run.stderr);
-    assert.match(run.stderr, /metrics need the optional peer dependency 'prom-client': npm install prom-client/);
+    assert.match(run.stderr, /the metrics option needs prom-client \(an optional peer dependency of retopy\): npm install prom-client/);
   });
 });

@@ -7,9 +7,9 @@ import type { BufferReply, Reply } from "./reply.js";
 
 /** Per-call options: an aborted or timed-out call rejects; its reply, when it comes, is dropped. */
 export interface CallOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Milliseconds to wait for the reply; 0 or absent waits forever. */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 /** One call's outcome in a pipeline. */

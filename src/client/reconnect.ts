@@ -10,17 +10,17 @@ import type { Call, CallOptions } from "./pipeline.js";
 /** `reconnect` of `RetopyClient.connect`; every field has a default. */
 export interface ReconnectOptions {
   /** Milliseconds before the first attempt; default 100. */
-  initialDelay?: number;
+  initialDelay?: number | undefined;
   /** The longest wait between attempts; default 5000. */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
   /** Each wait is the previous one times this; default 2. */
-  factor?: number;
+  factor?: number | undefined;
   /** Attempts before giving up (then the client closes); default Infinity. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** `"queue"` (default) sends calls made while disconnected once reconnected; `"reject"` rejects them with DISCONNECTED. */
-  whileDisconnected?: "queue" | "reject";
+  whileDisconnected?: "queue" | "reject" | undefined;
   /** Calls queued at most while disconnected; past it they reject with DISCONNECTED. Default 10,000. */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
 }
 
 export type ReconnectPolicy = Required<ReconnectOptions>;

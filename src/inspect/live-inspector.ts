@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { InspectionEvent } from "xstate";
 import type { InspectorBridge } from "./bridge.js";
+import { importOptional } from "../optional-peer.js";
 import { InspectionFilter } from "./filter.js";
 import { type InspectOptions, type ResolvedInspectOptions, resolveInspectOptions } from "./options.js";
 
@@ -94,11 +95,11 @@ export class LiveInspector {
   }
 
   async #start(): Promise<void> {
-    const [{ startInspectorBridge }, { createWebSocketInspector }, { sanitizeContext, sanitizeEvent }] = await Promise.all([
-      import("./bridge.js"),
-      import("@statelyai/inspect"),
-      import("./sanitize.js"),
-    ]);
+    const [{ startInspectorBridge }, { createWebSocketInspector }, { sanitizeContext, sanitizeEvent }] = await importOptional(
+      "the inspect option",
+      ["@statelyai/inspect", "ws"],
+      () => Promise.all([import("./bridge.js"), import("@statelyai/inspect"), import("./sanitize.js")]),
+    );
     if (this.#closing) return;
     const { host, port, maxDeferredEvents } = this.options;
     const bridge = await startInspectorBridge({ host, port, replay: maxDeferredEvents, logger: this.#logger });

@@ -8,28 +8,28 @@ import { RetopyError } from "../errors.js";
  */
 export interface InspectOptions {
   /** Port of the inspector's page and WebSocket relay; 0 (the default) picks a free one. */
-  port?: number;
+  port?: number | undefined;
   /** Address the page and relay bind (default "127.0.0.1": only this machine can watch). */
-  host?: string;
+  host?: string | undefined;
   /**
    * Narrows what is sent: called with each of XState's own inspection events (`@xstate.actor`,
    * `@xstate.event`, `@xstate.snapshot`) before anything is serialized; false drops it.
    * Default: none, everything the built-in rules let through (see `commands`).
    */
-  filter?: (event: InspectionEvent) => boolean;
+  filter?: ((event: InspectionEvent) => boolean) | undefined;
   /**
    * The handler actor's per-read `COMMANDS` traffic (one event per network read, each as a
    * summary: connection id, number of commands, their names, never their arguments).
    * `false` (default): none, so the inspector shows state changes; `true`: every one; a
    * number: at most that many a second.
    */
-  commands?: boolean | number;
+  commands?: boolean | number | undefined;
   /**
    * What is kept for viewers that are not there (default 200): the relay keeps this many
    * recent messages, plus the announcement and latest snapshot of at most this many live
    * actors, and sends them to each viewer that connects. Nothing else is queued for nobody.
    */
-  maxDeferredEvents?: number;
+  maxDeferredEvents?: number | undefined;
 }
 
 /** `InspectOptions` with every default filled in. */

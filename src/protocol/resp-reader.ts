@@ -45,11 +45,11 @@ export interface RespFrame {
 
 export interface RespReaderOptions {
   /** Bulk and verbatim strings as Buffers instead of UTF-8 strings (default false). */
-  buffers?: boolean;
+  buffers?: boolean | undefined;
   /** Simple strings as `Status` (default true), so `+OK` and the bulk string `OK` stay apart. */
-  statuses?: boolean;
+  statuses?: boolean | undefined;
   /** Longest header line (type byte to CRLF) accepted before the input is called malformed (default 64 KiB). */
-  maxLineLength?: number;
+  maxLineLength?: number | undefined;
 }
 
 /** An error reply from the server: `-WRONGTYPE Operation against...` → code `WRONGTYPE`. */
