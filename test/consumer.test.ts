@@ -18,8 +18,12 @@ import { ROOT } from "./cli-process.js";
 import { TextClient } from "./support.js";
 
 const run = promisify(execFile);
-/** Over this, `du -sk node_modules` of a project with only retopy fails the test (it was 21 MB with the optional features as dependencies). */
-const MAX_INSTALL_KB = 7000;
+/**
+ * The install of a project with only retopy, in KB of file contents (`du -sk --apparent-size`;
+ * it was 21 MB with the optional features as dependencies). On disk it takes more: ~900 small
+ * files each round up to a 4 KB block (about 6.9 MB); that figure is printed too.
+ */
+const MAX_INSTALL_KB = 6000;
 const DOC = readFileSync(join(ROOT, "docs", "getting-started.md"), "utf8");
 const LOCK = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
 /** A clean environment for the children: no loader or flags of this test runner. */
@@ -234,9 +238,10 @@ describe("consumer: the packed tarball in fresh projects", { timeout: 180_000 },
 
   it("plain .mjs with app.command: runs; the install is small; optional features say what to install", async () => {
     const dir = await project("plain-mjs");
-    const installed = Number((await ok(dir, "du", ["-sk", "node_modules"])).split("\t")[0]);
-    console.log(`# consumer install: du -sk node_modules = ${installed} KB`);
-    assert.ok(installed < MAX_INSTALL_KB, `node_modules is ${installed} KB`);
+    const installed = Number((await ok(dir, "du", ["-sk", "--apparent-size", "node_modules"])).split("\t")[0]);
+    const onDisk = Number((await ok(dir, "du", ["-sk", "node_modules"])).split("\t")[0]);
+    console.log(`# consumer install: ${installed} KB of files (du -sk --apparent-size), ${onDisk} KB on disk (du -sk)`);
+    assert.ok(installed < MAX_INSTALL_KB, `node_modules holds ${installed} KB`);
     assert.deepEqual(
       readdirSync(join(dir, "node_modules")).filter((name) => ["@statelyai", "@viz-js", "ws", "prom-client", "pino-pretty", "typescript", "tsx"].includes(name)),
       [],
