@@ -17,6 +17,7 @@ import { ERROR_CODE, WireErrors } from "./protocol/wire-errors.js";
 import { PROTOCOLS } from "./protocol/protocols.js";
 import { type CommandOutcome, commandClock } from "./command-stats.js";
 import { CommandCall, type HookName, type HookSet, runHooks } from "./hooks.js";
+import { performance } from "node:perf_hooks";
 
 /** What the runner needs from the connection it serves. */
 export interface RunnerHost {
@@ -198,6 +199,8 @@ export class CommandRunner {
   }
 
   #drain(): void {
+    // The batch's first command starts now; each reply recorded starts the next (src/command-stats.ts).
+    commandClock[0] = performance.now();
     // Checked before each command, so a close requested by an async command (a login lockout,
     // an async quit) drops what was queued behind it, as after a sync one.
     while (!this.#stopped && !this.#host.closeRequested && this.#head < this.#queue.length) {
@@ -297,6 +300,7 @@ export class CommandRunner {
       this.#replyError(WireErrors.decoderItem(item.error));
       this.#host.stats.countError();
       if (item.close) this.#host.requestClose("protocol_error");
+      commandClock[0] = performance.now(); // not the next command's time
       return;
     }
     this.#owed = true;
@@ -308,9 +312,9 @@ export class CommandRunner {
     if (!definition) {
       this.#replyError(WireErrors.unknownCommand(name));
       this.#host.stats.countError();
+      commandClock[0] = performance.now(); // not the next command's time
       return;
     }
-    commandClock[0] = performance.now();
     // The one check hooks cost a command when the application has none.
     if (application.hooks.command) this.#call = new CommandCall(definition.name, argv, this.#host.connection);
     if (definition.authenticated && !this.#host.isAuthenticated()) {
@@ -457,9 +461,11 @@ export class CommandRunner {
       }
       this.#owed = false;
     }
-    // From the lookup to the reply encoded (or dropped): what the client waited, minus its
-    // queue. `#waiting` is only ever true here for a command that went async.
+    // From the end of the previous reply (or the batch's start) to this reply encoded (or
+    // dropped): what the client waited, minus its queue. `#waiting` is only ever true here
+    // for a command that went async.
     if (this.#waiting) commandClock[0] = this.#started;
+    const started = commandClock[0]!;
     const result: CommandOutcome = rejected ? "rejected" : failure === null ? "ok" : "error";
     this.#host.stats.countCommand(definition, result);
     const call = this.#call;
@@ -467,7 +473,7 @@ export class CommandRunner {
     this.#call = null;
     call.outcome = result;
     call.error = failure?.error;
-    call.durationMs = performance.now() - commandClock[0]!;
+    call.durationMs = commandClock[0]! - started; // countCommand moved the clock to the reply
     return this.#afterCommand(call);
   }
 

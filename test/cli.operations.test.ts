@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import { CLI, cliFreeEnv, CliProcess, ROOT } from "./cli-process.js";
 import { TextClient } from "./support.js";
+import { packRetopy, unpackRetopy } from "./packed.js";
 
 const HAVE_SCRIPT = spawnSync("script", ["--version"], { stdio: "ignore", timeout: 5000 }).status === 0;
 const running = new Set<CliProcess>();
@@ -188,13 +189,7 @@ describe("log format", () => {
     let cliPath = "";
     before(() => {
       project = mkdtempSync(join(tmpdir(), "retopy-consumer-"));
-      // --ignore-scripts: dist/ is built already (npm test builds first); prepare would rebuild it.
-      const packed = spawnSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", project], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-      assert.equal(packed.status, 0, packed.stderr);
-      const tarball = join(project, packed.stdout.trim().split("\n").pop()!);
-      mkdirSync(join(project, "node_modules", "retopy"), { recursive: true });
-      const unpacked = spawnSync("tar", ["-xzf", tarball, "-C", join(project, "node_modules", "retopy"), "--strip-components=1"], { timeout: 30_000 });
-      assert.equal(unpacked.status, 0, String(unpacked.stderr));
+      unpackRetopy(packRetopy(project), project);
       // Its dependencies as npm would hoist them, but not the optional peer pino-pretty.
       const modules = join(ROOT, "node_modules");
       for (const entry of readdirSync(modules)) {

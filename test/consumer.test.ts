@@ -16,6 +16,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { ROOT } from "./cli-process.js";
 import { TextClient } from "./support.js";
+import { packRetopy } from "./packed.js";
 
 const run = promisify(execFile);
 /**
@@ -72,8 +73,7 @@ const children = new Set<ChildProcess>();
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "retopy-consumer-"));
-  const packed = await ok(ROOT, "npm", ["pack", "--pack-destination", work, "--json"]);
-  tarball = join(work, (JSON.parse(packed) as Array<{ filename: string }>)[0]!.filename);
+  tarball = packRetopy(work);
 });
 
 after(() => {

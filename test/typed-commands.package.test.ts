@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { packRetopy, unpackRetopy } from "./packed.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TSC = path.join(ROOT, "node_modules/typescript/bin/tsc");
@@ -66,18 +67,12 @@ describe("typed commands in a fresh project, from the packed tarball", () => {
   let tarball: string;
 
   before(async () => {
-    assert.ok(existsSync(path.join(ROOT, "dist/src/index.d.ts")), "run `npm run build` first");
     dir = mkdtempSync(path.join(os.tmpdir(), "retopy-typed-"));
-    // --ignore-scripts: pack the dist/ just built instead of building again.
-    const packed = await run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dir], ROOT);
-    assert.equal(packed.code, 0, packed.stderr);
-    tarball = path.join(dir, packed.stdout.trim().split("\n").pop()!);
+    tarball = packRetopy(dir);
     project = path.join(dir, "project");
     const modules = path.join(project, "node_modules");
-    mkdirSync(path.join(modules, "retopy"), { recursive: true });
+    unpackRetopy(tarball, project);
     mkdirSync(path.join(modules, "@types"));
-    const untar = await run("tar", ["-xzf", tarball, "-C", path.join(modules, "retopy"), "--strip-components=1"], dir);
-    assert.equal(untar.code, 0, untar.stderr);
     // retopy's dependencies (and Node's types), linked from this checkout: no registry needed.
     for (const name of ["xstate", "pino", "nanoid"]) symlinkSync(path.join(ROOT, "node_modules", name), path.join(modules, name));
     symlinkSync(path.join(ROOT, "node_modules/@types/node"), path.join(modules, "@types/node"));
