@@ -3,15 +3,18 @@
  * every TypeScript or JavaScript sample compiles against the built package (imported as
  * "retopy", as a user's code would) and runs as shown.
  *
- * A sample runs in a child process through tsx, from a scratch folder inside the repository
- * (so "retopy" resolves to this package by its own `exports`). The only change made for the
- * test is the port (test/fixtures/doc-sample-preload.mjs): a sample's server listens on a
- * free one, and its clients reach the sample's own server, or else examples/counter.ts served
- * by this test. A sample that serves must answer a request; one that ends must exit 0.
+ * The samples are compiled and run in a fresh project where "retopy" is the packed tarball
+ * (`npm pack` of the build), as a user who copies them has it, with its dependencies and
+ * tsx linked from this checkout. A sample runs in a child process through tsx. The only
+ * change made for the test is the port (test/fixtures/doc-sample-preload.mjs): a sample's
+ * server listens on a free one on 127.0.0.1, and its clients reach the sample's own server,
+ * or else examples/counter.ts served by this test. A sample that serves must answer a
+ * request; one that ends must exit 0.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import net from "node:net";
 import tls from "node:tls";
 import { dirname, join, relative, resolve } from "node:path";
@@ -20,8 +23,10 @@ import ts from "typescript";
 import { RetopyServer } from "../src/index.js";
 import { app as counterApp } from "../examples/counter.js";
 import { anchorsOf, documentFiles, relativeLinksOf, ROOT, type Sample, samplesOf } from "./doc-samples.js";
+import { packRetopy, unpackRetopy } from "./packed.js";
 
-const SCRATCH = join(ROOT, "test", ".doc-samples");
+/** The consumer project the samples are saved in (made at load: the samples' file names need it). */
+const SCRATCH = mkdtempSync(join(tmpdir(), "retopy-doc-samples-"));
 const PRELOAD = join(ROOT, "test", "fixtures", "doc-sample-preload.mjs");
 /** Long enough for tsx to compile a sample on a loaded CI machine; a sample that hangs fails. */
 const SAMPLE_DEADLINE_MS = 60_000;
@@ -59,8 +64,11 @@ describe("code samples in README.md and docs/", () => {
   const ports = { plain: 0, tls: 0 };
 
   before(async () => {
-    rmSync(SCRATCH, { recursive: true, force: true });
-    mkdirSync(SCRATCH, { recursive: true });
+    writeFileSync(join(SCRATCH, "package.json"), JSON.stringify({ name: "doc-samples", version: "1.0.0", type: "module", private: true }));
+    unpackRetopy(packRetopy(SCRATCH), SCRATCH);
+    for (const entry of readdirSync(join(ROOT, "node_modules"))) {
+      if (entry !== ".bin") symlinkSync(join(ROOT, "node_modules", entry), join(SCRATCH, "node_modules", entry), "dir");
+    }
     for (const { sample, file } of samples) writeFileSync(file, sample.code);
     // The TLS samples read key.pem and cert.pem from where they run, as the guide makes them.
     const made = spawnSync(
@@ -90,7 +98,7 @@ describe("code samples in README.md and docs/", () => {
     }
   });
 
-  test("every sample compiles: TypeScript as `tsc --init` sets it up, JavaScript as checkJs reads it", () => {
+  test("every sample compiles against the packed package: TypeScript as `tsc --init` sets it up, JavaScript as checkJs reads it", () => {
     const whereOf = new Map(samples.map(({ sample, file }) => [resolve(file), sample.where]));
     const typescript = samples.filter(({ sample }) => /ts$/.test(sample.extension)).map(({ file }) => file);
     const javascript = samples.filter(({ sample }) => /js$/.test(sample.extension)).map(({ file }) => file);

@@ -6,11 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, afterEach, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { CliProcess, ROOT } from "./cli-process.js";
+import { packRetopy, unpackRetopy } from "./packed.js";
 import { TextClient } from "./support.js";
 
 const running = new Set<CliProcess>();
@@ -53,12 +54,12 @@ describe("retopy serve --metrics", () => {
 describe("a project without prom-client", () => {
   const project = mkdtempSync(join(tmpdir(), "retopy-no-prom-"));
   after(() => rmSync(project, { recursive: true, force: true }));
-  // retopy as installed (its package.json and dist/), with its dependencies and nothing else.
+  // retopy as installed from the packed tarball, with its dependencies and nothing else.
   const modules = join(project, "node_modules");
-  mkdirSync(join(modules, "retopy"), { recursive: true });
-  cpSync(join(ROOT, "package.json"), join(modules, "retopy", "package.json"));
-  cpSync(join(ROOT, "dist"), join(modules, "retopy", "dist"), { recursive: true });
-  for (const dependency of ["nanoid", "pino", "xstate"]) symlinkSync(join(ROOT, "node_modules", dependency), join(modules, dependency), "dir");
+  before(() => {
+    unpackRetopy(packRetopy(project), project);
+    for (const dependency of ["nanoid", "pino", "xstate"]) symlinkSync(join(ROOT, "node_modules", dependency), join(modules, dependency), "dir");
+  });
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", type: "module" }));
   writeFileSync(
     join(project, "app.mjs"),
