@@ -4,16 +4,13 @@
  * answering the same commands: same fields, same order, same rejected-vs-failed meaning.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { Application, authenticated, command, CommandError, CommandHandler, parameter, passwordAuthenticator } from "../src/index.js";
 import { BUCKETS, bucketLowerBound, bucketOf, LatencyHistogram } from "../src/latency-histogram.js";
-import { connectRedis } from "./redis-support.js";
+import { connectRedis, type RedisServer, startRedisServer } from "./redis-support.js";
 import { useTestBed } from "./support.js";
 
 describe("LatencyHistogram", () => {
@@ -95,38 +92,17 @@ function shapeOf(info: string, names: readonly string[]): string[] {
     );
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
-}
-
 describe("INFO commandstats and latencystats, as redis-server 7 writes them", () => {
   const bed = useTestBed();
-  let real: ChildProcess;
+  let real: RedisServer;
   let realRedis: Redis;
 
   before(async () => {
-    const port = await freePort();
-    real = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        realRedis = await connectRedis(port);
-        break;
-      } catch (error) {
-        if (Date.now() > deadline || real.exitCode !== null) throw error;
-        await sleep(50);
-      }
-    }
+    real = await startRedisServer();
+    realRedis = real.client;
   });
 
-  after(() => {
-    realRedis?.disconnect();
-    real?.kill();
-  });
+  after(() => real?.stop());
 
   it("the same commands give the same lines (calls, rejected_calls for a wrong arity, failed_calls for a failure), timings aside", async () => {
     await realRedis.call("config", "resetstat");

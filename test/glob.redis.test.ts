@@ -4,46 +4,22 @@
  * KEYS must list exactly the keys `globMatch` accepts. (.ci/run installs redis-server.)
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { globMatch } from "../src/glob.js";
-import { connectRedis } from "./redis-support.js";
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
-}
+import { type RedisServer, startRedisServer } from "./redis-support.js";
 
 describe("globMatch agrees with redis-server's KEYS", () => {
-  let server: ChildProcess;
+  let real: RedisServer;
   let redis: Redis;
 
   before(async () => {
-    const port = await freePort();
-    server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        redis = await connectRedis(port);
-        break;
-      } catch (error) {
-        if (Date.now() > deadline || server.exitCode !== null) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+    real = await startRedisServer();
+    redis = real.client;
   });
 
-  after(() => {
-    redis?.disconnect();
-    server?.kill();
-  });
+  after(() => real?.stop());
 
   it("lists exactly the keys globMatch accepts, for 2,000 generated patterns", async () => {
     const keyUnit = fc.constantFrom("a", "b", "-", "]", "^", "\\", "[", "*", "?");

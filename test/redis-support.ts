@@ -1,6 +1,10 @@
-/** ioredis as a test client: connects to 127.0.0.1 once, never retries, never reconnects. */
+/** A real redis-server and ioredis as test tools, on 127.0.0.1. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { type AddressInfo, createServer } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 
+/** ioredis as a test client: connects to 127.0.0.1 once, never retries, never reconnects. */
 export async function connectRedis(port: number, options: RedisOptions = {}): Promise<Redis> {
   const client = new Redis({
     port,
@@ -18,4 +22,48 @@ export async function connectRedis(port: number, options: RedisOptions = {}): Pr
     throw error;
   }
   return client;
+}
+
+/** A port that was free a moment ago: listen on 0, note the port, close. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as AddressInfo;
+  probe.close();
+  await once(probe, "close");
+  return port;
+}
+
+/** A real redis-server on a free port of 127.0.0.1 (no persistence), and an ioredis client to it. */
+export interface RedisServer {
+  readonly process: ChildProcess;
+  readonly client: Redis;
+  /** Disconnects the client and stops the server. */
+  stop(): void;
+}
+
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const client = await connectRedis(port);
+      return {
+        process: child,
+        client,
+        stop: () => {
+          client.disconnect();
+          child.kill();
+        },
+      };
+    } catch (error) {
+      if (Date.now() > deadline || child.exitCode !== null) {
+        child.kill();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
