@@ -230,6 +230,17 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
   #runCloseHooks(reason: CloseReason): void {
     const hooks = this.application.hooks.onClose;
     if (hooks === null) return;
+    // A client that leaves while onConnect hooks still run: onClose waits for them, so what
+    // onConnect sets up after an await is there for onClose to tear down (never the reverse).
+    const opening = this.opening;
+    if (opening !== null) {
+      void opening.then(() => this.#closeHooks(hooks, reason));
+      return;
+    }
+    this.#closeHooks(hooks, reason);
+  }
+
+  #closeHooks(hooks: NonNullable<Connection["application"]["hooks"]["onClose"]>, reason: CloseReason): void {
     const view = this.connection;
     try {
       void runHooks(hooks, (hook) => hook(view, reason))?.then(undefined, (error: unknown) => this.#hookFailed("onClose", error));
