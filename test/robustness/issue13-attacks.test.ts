@@ -8,8 +8,8 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { once } from "node:events";
 import { connect, createServer, type AddressInfo } from "node:net";
-import { Application, RetopyServer } from "../../src/index.js";
-import { eventually, useTestBed } from "../support.js";
+import { Application, CommandError, RetopyServer } from "../../src/index.js";
+import { eventually, OPEN_PUBSUB, useTestBed } from "../support.js";
 
 describe("issue 13 attacks: connection hooks", () => {
   const bed = useTestBed();
@@ -78,5 +78,86 @@ describe("issue 13 attacks: the metrics endpoint's life", () => {
     await server.close({ timeout: 500 });
     await assert.rejects(listening, /closed/);
     assert.equal(await accepting(metricsPort), false, "a metrics endpoint outlived the server's close()");
+  });
+});
+
+describe("issue 13 attacks: what held", () => {
+  const bed = useTestBed();
+
+  it("a refusal whose message holds CRLF cannot inject a reply: preCommand and onConnect refusals stay one line", async () => {
+    const app = new Application();
+    app.command("hello", {}, () => "world");
+    app.addHook("preCommand", ({ argv }) => {
+      if (argv[1] === "evil") throw new CommandError("no\r\n+OK\r\n:1", "RATELIMIT");
+    });
+    const port = await bed.serve(app);
+    const client = await bed.open(port);
+    client.send("hello evil");
+    client.send("hello");
+    const lines = await client.readLines(2);
+    assert.match(lines[0]!, /^-RATELIMIT no/);
+    assert.equal(lines[1], "world");
+
+    const refusing = new Application();
+    refusing.addHook("onConnect", async () => {
+      throw new CommandError("bye\r\n+OK", "DENIED");
+    });
+    const other = await bed.open(await bed.serve(refusing));
+    await other.closed();
+    assert.equal(other.raw.split("\r\n").filter(Boolean).length, 1, JSON.stringify(other.raw));
+  });
+
+  it("PING and ECHO with a 1 MB and a binary argument come back byte for byte, in RESP2 subscribed mode too", async () => {
+    const app = new Application([], { builtinLogin: OPEN_PUBSUB });
+    const port = await bed.serve(app);
+    const client = await bed.open(port);
+    const big = "x".repeat(1 << 20);
+    const binary = Buffer.from([0, 13, 10, 255, 36, 42]);
+    const bulk = (b: Buffer) => Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from("\r\n")]);
+    const request = (...args: Buffer[]) => Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.map(bulk)]);
+    client.socket.setEncoding("latin1");
+    client.write(Buffer.concat([request(Buffer.from("ECHO"), Buffer.from(big)), request(Buffer.from("PING"), binary), request(Buffer.from("SUBSCRIBE"), Buffer.from("c")), request(Buffer.from("PING"), binary)]));
+    const expected = Buffer.concat([
+      bulk(Buffer.from(big)),
+      bulk(binary),
+      Buffer.from("*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n"),
+      Buffer.from("*2\r\n$4\r\npong\r\n"),
+      bulk(binary),
+    ]).toString("latin1");
+    await eventually(() => client.raw.length >= expected.length, 5000, "the replies");
+    assert.equal(client.raw, expected);
+  });
+
+  it("a published Map holding a function is refused before any subscriber gets part of it", async () => {
+    const app = new Application([], { builtinLogin: OPEN_PUBSUB });
+    app.command("pubevil", {}, (h) => h.server.pubsub.publish("c", new Map<unknown, unknown>([["k", () => "source"]]) as never));
+    const port = await bed.serve(app);
+    const subscriber = await bed.open(port);
+    subscriber.send("subscribe c");
+    await subscriber.readLines(1);
+    const publisher = await bed.open(port);
+    assert.equal(await publisher.command("pubevil"), "-ERR Internal Server Error");
+    const pong = await subscriber.command("ping");
+    assert.ok(pong.startsWith("PONG") || pong.startsWith("+PONG") || pong.startsWith("pong"), pong);
+    assert.ok(!subscriber.raw.includes("source"), "no part of the message reached the subscriber");
+  });
+
+  it("hooks that throw non-Errors (null, a Symbol, a string, a Proxy whose every trap throws) cost one reply each, never the order", async () => {
+    const app = new Application();
+    app.command("hello", { params: ["n"] }, (h) => h.getArgument("n"));
+    const hostile = new Proxy({}, { get: () => { throw new Error("trap"); }, getPrototypeOf: () => { throw new Error("trap"); } });
+    const thrown: Record<string, unknown> = { a: null, b: Symbol("s"), c: "a string", d: hostile };
+    app.addHook("preCommand", async ({ argv }) => {
+      const key = String(argv[1]);
+      if (key in thrown) throw thrown[key];
+    });
+    app.addHook("onResponse", ({ argv }) => {
+      if (argv[1] === "e") throw Symbol("late");
+    });
+    const port = await bed.serve(app);
+    const client = await bed.open(port);
+    for (const n of ["a", "1", "b", "2", "c", "3", "d", "4", "e", "5"]) client.send(`hello ${n}`);
+    const lines = await client.readLines(10);
+    assert.deepEqual(lines, ["-ERR Internal Server Error", "1", "-ERR Internal Server Error", "2", "-ERR Internal Server Error", "3", "-ERR Internal Server Error", "4", "e", "5"]);
   });
 });
