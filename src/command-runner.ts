@@ -338,9 +338,16 @@ export class CommandRunner {
     }
     if (!pending) return this.#start(definition, argv);
     return pending.then(
-      () => this.#start(definition, argv),
+      // A client gone while the hooks ran: its command is not started, as after an async prepare.
+      () => (this.#stopped ? this.#dropUnstarted() : this.#start(definition, argv)),
       (error: unknown) => this.#refusedByHook(definition, error),
     );
+  }
+
+  /** The client left before its command could start: nothing runs, is counted or is owed. */
+  #dropUnstarted(): void {
+    this.#owed = false;
+    this.#call = null;
   }
 
   #refusedByHook(definition: CommandDefinition, error: unknown): Promise<void> | void {

@@ -14,6 +14,24 @@ import { eventually, OPEN_PUBSUB, useTestBed } from "../support.js";
 describe("issue 13 attacks: connection hooks", () => {
   const bed = useTestBed();
 
+  it("a client that leaves while an async preCommand hook runs: its command is not started (as after an async prepare)", async () => {
+    const app = new Application();
+    let ran = 0;
+    app.command("incr", {}, () => ++ran);
+    let hooked = 0;
+    app.addHook("preCommand", async () => {
+      hooked++;
+      await sleep(100);
+    });
+    const port = await bed.serve(app);
+    const client = await bed.open(port);
+    client.send("incr");
+    await eventually(() => hooked === 1);
+    client.close(); // gone while the hook still checks (a rate limit asking a database)
+    await sleep(250);
+    assert.equal(ran, 0, "the command ran for a client that had left");
+  });
+
   it("a client that leaves while an async onConnect runs: onClose runs after onConnect is done, never before", async () => {
     const app = new Application();
     app.command("hello", {}, () => "world");
