@@ -352,7 +352,14 @@ export class CommandRunner {
 
   #refusedByHook(definition: CommandDefinition, error: unknown): Promise<void> | void {
     // A CommandError is the hook's answer (a rate limit); anything else is a bug, and reported.
-    if (!(error instanceof CommandError)) this.#hookFailed("preCommand", definition.name, error);
+    // `instanceof` may throw (a Proxy): that value is no CommandError, and still the command's refusal.
+    let answer = false;
+    try {
+      answer = error instanceof CommandError;
+    } catch {
+      answer = false;
+    }
+    if (!answer) this.#hookFailed("preCommand", definition.name, error);
     return this.#complete(definition, null, new Failure(error), true);
   }
 

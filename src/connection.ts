@@ -199,10 +199,20 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
 
   /** An onConnect hook threw: the client is told (a CommandError's own words), then closed. */
   #refuse(error: unknown): void {
-    if (!(error instanceof CommandError)) this.#hookFailed("onConnect", error);
+    // Anything can be thrown: `instanceof` and the property reads may throw (a Proxy), and
+    // must not escape (a sync hook runs in the constructor, an async one's would be unhandled).
+    let answer = false;
+    let reply: { code: string; message: string } | null = null;
+    try {
+      answer = error instanceof CommandError;
+      const code = answer ? (error as CommandError).code : null;
+      if (typeof code === "string" && ERROR_CODE.test(code)) reply = { code, message: String((error as CommandError).message) };
+    } catch {
+      reply = null;
+    }
+    if (!answer) this.#hookFailed("onConnect", error);
     if (this.#phase === "lingering" || this.#phase === "closed") return;
-    const code = error instanceof CommandError && typeof error.code === "string" && ERROR_CODE.test(error.code) ? error.code : null;
-    const reply = code !== null ? { code, message: String((error as CommandError).message) } : WireErrors.internal;
+    reply ??= WireErrors.internal;
     const out = new ReplyOutput();
     this.encoder.encodeError(reply, out);
     this.send(out.take());

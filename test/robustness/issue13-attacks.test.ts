@@ -32,6 +32,51 @@ describe("issue 13 attacks: connection hooks", () => {
     assert.equal(ran, 0, "the command ran for a client that had left");
   });
 
+  it("a sync preCommand hook throwing a Proxy whose traps throw: the command is counted rejected and onResponse hears of it", async () => {
+    const app = new Application();
+    app.command("hello", { params: ["n"] }, (h) => h.getArgument("n"));
+    const hostile = new Proxy({}, { get: () => { throw new Error("trap"); }, getPrototypeOf: () => { throw new Error("trap"); } });
+    app.addHook("preCommand", ({ argv }) => {
+      if (argv[1] === "x") throw hostile;
+    });
+    const outcomes: string[] = [];
+    app.addHook("onResponse", ({ argv, outcome }) => void outcomes.push(`${String(argv[1])} ${outcome}`));
+    const port = await bed.serve(app);
+    const client = await bed.open(port);
+    client.send("hello x");
+    client.send("hello 1");
+    assert.deepEqual(await client.readLines(2), ["-ERR Internal Server Error", "1"]);
+    await eventually(() => outcomes.length === 2, 1000, `two onResponse calls, got ${JSON.stringify(outcomes)}`);
+    assert.deepEqual(outcomes, ["x rejected", "1 ok"]);
+  });
+
+  for (const kind of ["sync", "async"] as const) {
+    it(`a ${kind} onConnect hook throwing a Proxy whose traps throw: that client gets the internal error and is closed, the server lives on`, async () => {
+      const app = new Application();
+      app.command("hello", {}, () => "world");
+      const hostile = new Proxy({}, { get: () => { throw new Error("trap"); }, getPrototypeOf: () => { throw new Error("trap"); } });
+      let first = true;
+      app.addHook("onConnect", kind === "sync" ? () => {
+        if (first) {
+          first = false;
+          throw hostile;
+        }
+      } : async () => {
+        if (first) {
+          first = false;
+          throw hostile;
+        }
+      });
+      const port = await bed.serve(app);
+      const client = await bed.open(port);
+      client.send("hello");
+      assert.equal(await client.readLine(), "-ERR Internal Server Error");
+      await client.closed();
+      const next = await bed.open(port);
+      assert.equal(await next.command("hello"), "world");
+    });
+  }
+
   it("a client that leaves while an async onConnect runs: onClose runs after onConnect is done, never before", async () => {
     const app = new Application();
     app.command("hello", {}, () => "world");
