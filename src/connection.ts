@@ -221,19 +221,25 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
 
   /** A connection hook threw: logged, and told to the onError hooks (whose own failures are only logged). */
   #hookFailed(hook: HookName, error: unknown): void {
-    try {
-      this.logger.error({ err: error, hook }, "hook failed");
-    } catch {
-      this.logger.error({ hook }, "hook failed with a value that cannot be logged");
-    }
+    this.#logHookFailure(hook, error);
     const errorHooks = this.application.hooks.onError;
     if (errorHooks === null) return;
     const context = { connection: this.connection, command: null, hook };
-    const logged = (failure: unknown) => this.logger.error({ err: failure, hook: "onError" }, "hook failed");
+    // Never throws: it runs in a socket's close handler and in a rejection handler of ours.
+    const logged = (failure: unknown) => this.#logHookFailure("onError", failure);
     try {
       void runHooks(errorHooks, (onError) => onError(error, context))?.then(undefined, logged);
     } catch (failure) {
       logged(failure);
+    }
+  }
+
+  /** Logs a hook's failure; a thrown value the logger cannot serialise (a Proxy) is named, not thrown again. */
+  #logHookFailure(hook: HookName, error: unknown): void {
+    try {
+      this.logger.error({ err: error, hook }, "hook failed");
+    } catch {
+      this.logger.error({ hook }, "hook failed with a value that cannot be logged");
     }
   }
 

@@ -4,7 +4,9 @@
  * over real TCP on 127.0.0.1. Each test names what it attacks and what must hold.
  */
 import assert from "node:assert/strict";
+import { Writable } from "node:stream";
 import { describe, it } from "node:test";
+import { pino } from "pino";
 import { setTimeout as sleep } from "node:timers/promises";
 import { once } from "node:events";
 import { connect, createServer, type AddressInfo } from "node:net";
@@ -72,6 +74,34 @@ describe("issue 13 attacks: connection hooks", () => {
       client.send("hello");
       assert.equal(await client.readLine(), "-ERR Internal Server Error");
       await client.closed();
+      const next = await bed.open(port);
+      assert.equal(await next.command("hello"), "world");
+    });
+  }
+
+  for (const kind of ["sync", "async"] as const) {
+    it(`an onClose hook that fails and a ${kind} onError hook that throws a Proxy whose traps throw: logged as far as it can be, the server lives on`, async () => {
+      const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+      const app = new Application();
+      app.command("hello", {}, () => "world");
+      const hostile = new Proxy({}, { get: () => { throw new Error("trap"); }, getPrototypeOf: () => { throw new Error("trap"); }, ownKeys: () => { throw new Error("trap"); } });
+      app.addHook("onClose", () => {
+        throw new Error("the close hook broke");
+      });
+      let told = 0;
+      app.addHook("onError", kind === "sync" ? () => {
+        told++;
+        throw hostile;
+      } : async () => {
+        told++;
+        throw hostile;
+      });
+      const port = await bed.serve(app, { logger: pino({ level: "error" }, sink) });
+      const client = await bed.open(port);
+      assert.equal(await client.command("hello"), "world");
+      client.close();
+      await eventually(() => told === 1);
+      await sleep(50);
       const next = await bed.open(port);
       assert.equal(await next.command("hello"), "world");
     });
