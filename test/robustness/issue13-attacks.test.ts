@@ -12,6 +12,7 @@ import { once } from "node:events";
 import { connect, createServer, type AddressInfo } from "node:net";
 import { Application, CommandError, RetopyServer } from "../../src/index.js";
 import { eventually, OPEN_PUBSUB, useTestBed } from "../support.js";
+import { connectRedis } from "../redis-support.js";
 
 describe("issue 13 attacks: connection hooks", () => {
   const bed = useTestBed();
@@ -252,5 +253,25 @@ describe("issue 13 attacks: what held", () => {
     for (const n of ["a", "1", "b", "2", "c", "3", "d", "4", "e", "5"]) client.send(`hello ${n}`);
     const lines = await client.readLines(10);
     assert.deepEqual(lines, ["-ERR Internal Server Error", "1", "-ERR Internal Server Error", "2", "-ERR Internal Server Error", "3", "-ERR Internal Server Error", "4", "e", "5"]);
+  });
+});
+
+describe("issue 13 attacks: INFO as parsers read it", () => {
+  const bed = useTestBed();
+
+  it("a command named with a ':' keeps INFO commandstats/latencystats lines 'key:value' (Redis's getSafeInfoString makes it '_')", async () => {
+    const app = new Application();
+    app.command("ns:get", {}, () => "v");
+    const port = await bed.serve(app);
+    const redis = await connectRedis(port);
+    try {
+      assert.equal(await redis.call("ns:get"), "v");
+      const info = String(await redis.call("info", "commandstats", "latencystats"));
+      const fields = new Map(info.split("\r\n").filter((line) => line && !line.startsWith("#")).map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1)]));
+      assert.match(fields.get("cmdstat_ns_get") ?? "", /^calls=1,usec=\d+,/, info);
+      assert.match(fields.get("latency_percentiles_usec_ns_get") ?? "", /^p50=/, info);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
