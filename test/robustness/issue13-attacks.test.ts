@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { pino } from "pino";
+import { request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { once } from "node:events";
 import { connect, createServer, type AddressInfo } from "node:net";
@@ -272,6 +273,70 @@ describe("issue 13 attacks: INFO as parsers read it", () => {
       assert.match(fields.get("latency_percentiles_usec_ns_get") ?? "", /^p50=/, info);
     } finally {
       redis.disconnect();
+    }
+  });
+});
+
+describe("issue 13 attacks: what held (clock and endpoint)", () => {
+  const bed = useTestBed();
+
+  it("latency: a command behind an async preCommand on one connection is charged its own wait; sync commands of another connection meanwhile are not", async () => {
+    const app = new Application();
+    app.command("slow", {}, () => "s");
+    app.command("fast", {}, () => "f");
+    app.addHook("preCommand", async ({ command }) => {
+      if (command === "slow") await sleep(80);
+    });
+    const port = await bed.serve(app);
+    const a = await bed.open(port);
+    const b = await bed.open(port);
+    assert.equal(await b.command("fast"), "f");
+    a.send("slow");
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await b.command("fast"), "f");
+      await sleep(2);
+    }
+    assert.equal(await a.readLine(), "s");
+    const redis = await connectRedis(port);
+    try {
+      const info = String(await redis.call("info", "commandstats"));
+      const usec = (name: string) => Number(/usec=(\d+)/.exec(info.split("\r\n").find((l) => l.startsWith(`cmdstat_${name}:`)) ?? "")?.[1]);
+      assert.ok(usec("slow") >= 70_000, info);
+      assert.ok(usec("fast") < 20_000, info);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("the metrics endpoint: other methods and paths get 404, HEAD no body, a query string is ignored, an idle keep-alive client does not hold close()", async () => {
+    const metricsPort = await freePort();
+    const server = new RetopyServer(new Application(), { logger: false, metrics: { port: metricsPort } });
+    await server.listen({ port: 0, host: "127.0.0.1" });
+    const call = (method: string, path: string, agent?: import("node:http").Agent) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: metricsPort, method, path, agent }, (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk)).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.end(method === "POST" ? "x".repeat(1 << 16) : undefined);
+      });
+    const { Agent } = await import("node:http");
+    const keepAlive = new Agent({ keepAlive: true });
+    try {
+      assert.equal((await call("POST", "/metrics")).status, 404);
+      assert.equal((await call("DELETE", "/metrics")).status, 404);
+      assert.equal((await call("GET", "/metrics/../metrics2")).status, 404);
+      const head = await call("HEAD", "/metrics");
+      assert.deepEqual([head.status, head.body], [200, ""]);
+      const got = await call("GET", "/metrics?name[]=x", keepAlive);
+      assert.equal(got.status, 200);
+      assert.match(got.body, /retopy_commands_total|retopy_connections/);
+    } finally {
+      const started = Date.now();
+      await server.close({ timeout: 2000 });
+      assert.ok(Date.now() - started < 1500, "close() waited for an idle keep-alive metrics client");
+      keepAlive.destroy();
     }
   });
 });
