@@ -338,14 +338,28 @@ export class CommandRunner {
     }
     if (!pending) return this.#start(definition, argv);
     return pending.then(
-      () => this.#start(definition, argv),
+      // A client gone while the hooks ran: its command is not started, as after an async prepare.
+      () => (this.#stopped ? this.#dropUnstarted() : this.#start(definition, argv)),
       (error: unknown) => this.#refusedByHook(definition, error),
     );
   }
 
+  /** The client left before its command could start: nothing runs, is counted or is owed. */
+  #dropUnstarted(): void {
+    this.#owed = false;
+    this.#call = null;
+  }
+
   #refusedByHook(definition: CommandDefinition, error: unknown): Promise<void> | void {
     // A CommandError is the hook's answer (a rate limit); anything else is a bug, and reported.
-    if (!(error instanceof CommandError)) this.#hookFailed("preCommand", definition.name, error);
+    // `instanceof` may throw (a Proxy): that value is no CommandError, and still the command's refusal.
+    let answer = false;
+    try {
+      answer = error instanceof CommandError;
+    } catch {
+      answer = false;
+    }
+    if (!answer) this.#hookFailed("preCommand", definition.name, error);
     return this.#complete(definition, null, new Failure(error), true);
   }
 

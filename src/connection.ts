@@ -199,10 +199,20 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
 
   /** An onConnect hook threw: the client is told (a CommandError's own words), then closed. */
   #refuse(error: unknown): void {
-    if (!(error instanceof CommandError)) this.#hookFailed("onConnect", error);
+    // Anything can be thrown: `instanceof` and the property reads may throw (a Proxy), and
+    // must not escape (a sync hook runs in the constructor, an async one's would be unhandled).
+    let answer = false;
+    let reply: { code: string; message: string } | null = null;
+    try {
+      answer = error instanceof CommandError;
+      const code = answer ? (error as CommandError).code : null;
+      if (typeof code === "string" && ERROR_CODE.test(code)) reply = { code, message: String((error as CommandError).message) };
+    } catch {
+      reply = null;
+    }
+    if (!answer) this.#hookFailed("onConnect", error);
     if (this.#phase === "lingering" || this.#phase === "closed") return;
-    const code = error instanceof CommandError && typeof error.code === "string" && ERROR_CODE.test(error.code) ? error.code : null;
-    const reply = code !== null ? { code, message: String((error as CommandError).message) } : WireErrors.internal;
+    reply ??= WireErrors.internal;
     const out = new ReplyOutput();
     this.encoder.encodeError(reply, out);
     this.send(out.take());
@@ -211,15 +221,12 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
 
   /** A connection hook threw: logged, and told to the onError hooks (whose own failures are only logged). */
   #hookFailed(hook: HookName, error: unknown): void {
-    try {
-      this.logger.error({ err: error, hook }, "hook failed");
-    } catch {
-      this.logger.error({ hook }, "hook failed with a value that cannot be logged");
-    }
+    this.#logHookFailure(hook, error);
     const errorHooks = this.application.hooks.onError;
     if (errorHooks === null) return;
     const context = { connection: this.connection, command: null, hook };
-    const logged = (failure: unknown) => this.logger.error({ err: failure, hook: "onError" }, "hook failed");
+    // Never throws: it runs in a socket's close handler and in a rejection handler of ours.
+    const logged = (failure: unknown) => this.#logHookFailure("onError", failure);
     try {
       void runHooks(errorHooks, (onError) => onError(error, context))?.then(undefined, logged);
     } catch (failure) {
@@ -227,9 +234,29 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
     }
   }
 
+  /** Logs a hook's failure; a thrown value the logger cannot serialise (a Proxy) is named, not thrown again. */
+  #logHookFailure(hook: HookName, error: unknown): void {
+    try {
+      this.logger.error({ err: error, hook }, "hook failed");
+    } catch {
+      this.logger.error({ hook }, "hook failed with a value that cannot be logged");
+    }
+  }
+
   #runCloseHooks(reason: CloseReason): void {
     const hooks = this.application.hooks.onClose;
     if (hooks === null) return;
+    // A client that leaves while onConnect hooks still run: onClose waits for them, so what
+    // onConnect sets up after an await is there for onClose to tear down (never the reverse).
+    const opening = this.opening;
+    if (opening !== null) {
+      void opening.then(() => this.#closeHooks(hooks, reason));
+      return;
+    }
+    this.#closeHooks(hooks, reason);
+  }
+
+  #closeHooks(hooks: NonNullable<Connection["application"]["hooks"]["onClose"]>, reason: CloseReason): void {
     const view = this.connection;
     try {
       void runHooks(hooks, (hook) => hook(view, reason))?.then(undefined, (error: unknown) => this.#hookFailed("onClose", error));

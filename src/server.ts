@@ -208,8 +208,15 @@ export class RetopyServer {
       return this.metrics()
         .then((registry) => serveMetrics(registry, metricsPort, this.#metricsOptions?.host ?? "127.0.0.1", this.logger))
         .then((http) => {
+          // close() came while the endpoint started: it found no endpoint to close.
+          if (this.#closing) return closeHttp(http).then(() => this.listen(options));
           this.#metricsHttp = http;
-          return this.listen(options);
+          return this.listen(options).catch((error: unknown) => {
+            // A server that never listened keeps no endpoint (it would hold the process open).
+            if (this.#metricsHttp !== http) throw error;
+            this.#metricsHttp = null;
+            return closeHttp(http).then(() => Promise.reject(error));
+          });
         });
     }
     let listener: Listener;
@@ -373,10 +380,8 @@ export class RetopyServer {
     clearTimeout(timer);
     await listenerClosed;
     const metricsHttp = this.#metricsHttp;
-    if (metricsHttp) {
-      metricsHttp.closeAllConnections();
-      await new Promise<void>((resolve) => metricsHttp.close(() => resolve()));
-    }
+    this.#metricsHttp = null;
+    if (metricsHttp) await closeHttp(metricsHttp);
     await this.#inspection?.close();
     this.logger.info("server closed");
     return result;
@@ -454,4 +459,10 @@ export class RetopyServer {
     const now = Date.now();
     for (const connection of this.#registry.values()) connection._closeIfIdle(now, idleTimeout);
   }
+}
+
+/** Closes an HTTP server and every connection it holds (keep-alive ones too). */
+function closeHttp(http: HttpServer): Promise<void> {
+  http.closeAllConnections();
+  return new Promise<void>((resolve) => http.close(() => resolve()));
 }

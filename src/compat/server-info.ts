@@ -83,7 +83,7 @@ export function infoText(stats: ServerStats, commands: readonly CommandStatsEntr
     [
       "Commandstats",
       false,
-      () => commands.map((c) => `cmdstat_${c.name}:${commandStatsFields(c)}`),
+      () => commands.map((c) => `cmdstat_${safeInfoName(c.name)}:${commandStatsFields(c)}`),
     ],
     [
       "Latencystats",
@@ -91,7 +91,7 @@ export function infoText(stats: ServerStats, commands: readonly CommandStatsEntr
       () =>
         commands
           .filter((c) => c.calls > 0)
-          .map(({ name, percentiles: p }) => `latency_percentiles_usec_${name}:p50=${usec(p.p50)},p99=${usec(p.p99)},p99.9=${usec(p.p99_9)}`),
+          .map(({ name, percentiles: p }) => `latency_percentiles_usec_${safeInfoName(name)}:p50=${usec(p.p50)},p99=${usec(p.p99)},p99.9=${usec(p.p99_9)}`),
     ],
     ["Keyspace", true, () => []],
   ];
@@ -112,4 +112,13 @@ function commandStatsFields(c: CommandStatsEntry): string {
 /** A latency in microseconds as Redis prints it: three decimals. */
 function usec(micros: number): string {
   return micros.toFixed(3);
+}
+
+/**
+ * A command's name as an INFO field name: a mounted name may hold ':' (`ns:get`), which would
+ * end the field name early for every INFO parser (`key:value`). Redis's getSafeInfoString
+ * makes the same characters '_'.
+ */
+function safeInfoName(name: string): string {
+  return name.replace(/[#:\r\n]/g, "_");
 }
