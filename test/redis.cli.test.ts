@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { before, describe, it } from "node:test";
 import { Application, authenticated, CommandError, CommandHandler, command, parameter, status, type Status } from "../src/index.js";
-import { useTestBed } from "./support.js";
+import { type ProgramRun, runProgram, useTestBed } from "./support.js";
 
 function installed(tool: string): boolean {
   const probe = spawnSync(tool, ["--version"], { stdio: "ignore", timeout: 5000 });
@@ -21,36 +21,11 @@ const HAVE_BENCHMARK = installed("redis-benchmark");
 const HAVE_SCRIPT = spawnSync("script", ["--version"], { stdio: "ignore", timeout: 5000 }).status === 0;
 const IN_CI = Boolean(process.env.CI);
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProgramRun;
 
 /** Runs a program to completion (async, so this process's server keeps serving it). */
 function run(file: string, args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<Run> {
-  const { timeoutMs = 15_000, input } = options;
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${file} ${args.join(" ")} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.end(input ?? "");
-  });
+  return runProgram(file, args, options);
 }
 
 // eslint-disable-next-line no-control-regex

@@ -5,12 +5,12 @@
  * `ping`/`echo` win. `redis-cli --pipe`, which ends its input with an ECHO, is tested too.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { createClient } from "redis";
 import { Application, CommandHandler, command, parameter } from "../src/index.js";
 import { connectRedis } from "./redis-support.js";
-import { useTestBed } from "./support.js";
+import { type ProgramRun, runProgram, useTestBed } from "./support.js";
 import { RawClient, resp } from "./wire.js";
 
 const HAVE_CLI = spawnSync("redis-cli", ["--version"], { stdio: "ignore", timeout: 5000 }).status === 0;
@@ -33,25 +33,9 @@ class Store extends CommandHandler {
   }
 }
 
-/** Runs redis-cli with `args`, feeding it `input`; resolves with its exit code and output. */
-function redisCli(args: readonly string[], input: Buffer | string = ""): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("redis-cli", args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`redis-cli ${args.join(" ")} did not finish\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+/** Runs redis-cli with `args`, feeding it `input`. */
+function redisCli(args: readonly string[], input: Buffer | string = ""): Promise<ProgramRun> {
+  return runProgram("redis-cli", args, { input, timeoutMs: 60_000 });
 }
 
 describe("built-in PING and ECHO", () => {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Application, CommandError, CommandHandler, parameter, passwordAuthenticator, RetopyServer } from "../src/index.js";
-import { OPEN_PUBSUB } from "./support.js";
+import { OPEN_PUBSUB, runProgram } from "./support.js";
 import { RetopyClient } from "../src/client/index.js";
 import { CLI, ROOT } from "./cli-process.js";
 import { selfSignedCertificate } from "./tls-support.js";
@@ -95,27 +95,14 @@ interface Run {
 }
 
 /** Runs `retopy connect ...args` with `input` on stdin (not a TTY); killed after 5 s. */
-function connect(args: readonly string[], input = "", env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "connect", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, RETOPY_PASSWORD: "", RETOPY_HISTORY: "", ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`retopy connect ${args.join(" ")} did not exit within 5 s; stdout: ${stdout}; stderr: ${stderr}`));
-    }, 5000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
+async function connect(args: readonly string[], input = "", env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const { code, stdout, stderr } = await runProgram(process.execPath, [CLI, "connect", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, RETOPY_PASSWORD: "", RETOPY_HISTORY: "", ...env },
+    input,
+    timeoutMs: 5000,
   });
+  return { code, stdout, stderr };
 }
 
 describe("retopy connect with a command", () => {

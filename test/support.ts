@@ -2,6 +2,7 @@
  * Shared test helpers: a real server on 127.0.0.1 and a real TCP client that reads CRLF
  * lines. Nothing here mocks a socket; every test talks to the server over the loopback.
  */
+import { spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { once } from "node:events";
 import { after } from "node:test";
@@ -203,4 +204,44 @@ export async function rawLength(client: TextClient, length: number, timeoutMs = 
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   return client.raw;
+}
+
+/** How a program run to completion ended, and what it printed. */
+export interface ProgramRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a program to completion with `input` on its stdin (not a terminal), asynchronously,
+ * so the servers of this process keep serving it; killed and rejected after `timeoutMs`.
+ */
+export function runProgram(
+  file: string,
+  args: readonly string[],
+  options: { input?: Buffer | string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<ProgramRun> {
+  const { input = "", timeoutMs = 15_000, env, cwd } = options;
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${file} ${args.join(" ")} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
 }
