@@ -26,6 +26,7 @@ import type { Server as HttpServer } from "node:http";
 import { createMetricsRegistry, type MetricsSource, serveMetrics } from "./metrics.js";
 import { checkMetricsOptions, type MetricsOptions, type MetricsRegistry } from "./metrics-options.js";
 import type { CloseReason } from "./protocol/wire.js";
+import type { ClusterView } from "./cluster/stats-rows.js";
 
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
@@ -161,7 +162,7 @@ export class RetopyServer {
     const handler = this.supervisor.system.get(HANDLER_SYSTEM_ID) as ConnectionServices["handler"] | undefined;
     if (!handler) throw new RetopyError("RETOPY_SERVER_STATE", "the supervisor did not start its handler actor");
     const stats = new StatsBuffer(this.supervisor);
-    const server: ServerInfo = {
+    const server: { -readonly [K in keyof ServerInfo]: ServerInfo[K] } = {
       stats: () => stats.read(),
       commandStats: () => stats.commands.read(true),
       resetStats: () => stats.commands.reset(),
@@ -406,6 +407,17 @@ export class RetopyServer {
   _connect(socket: Socket): Connection {
     if (this.#closing) throw new RetopyError("RETOPY_SERVER_STATE", "the server is closed");
     return new Connection(socket, this.#services);
+  }
+
+  /**
+   * @internal Makes this server a worker of `retopy serve --workers` (src/cluster/worker.ts):
+   * CLIENT IDs come from `nextClientId`, and `stats`/INFO ask `view` for the whole server.
+   */
+  _joinCluster(view: ClusterView, nextClientId: () => number): ServerInfo {
+    const server = this.#services.server as { cluster?: ClusterView | undefined };
+    server.cluster = view;
+    this.#services.nextClientId = nextClientId;
+    return this.#services.server;
   }
 
   /**
