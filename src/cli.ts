@@ -83,7 +83,7 @@ Connect (retopy connect [host:]port [options] [command [args...]]):
   (RETOPY_HISTORY=<file>, empty for none)
 
 Machines (retopy machines [<machine>] [--format <format>], to stdout):
-  <machine>           connection (default), supervisor or handler
+  <machine>           connection (default), supervisor, handler or cluster
   --format <format>   mermaid (default), json, stately (Stately Studio source), dot or svg
 `;
 
