@@ -81,7 +81,8 @@ export type ClusterEvent =
 /** What the primary acts on. */
 export type ClusterEmitted =
   | { type: "fork"; replacing: number | null; delayMs: number }
-  | { type: "drain"; id: number }
+  /** `reload`: the worker is being replaced, not stopped with the rest. */
+  | { type: "drain"; id: number; reload: boolean }
   | { type: "crashed"; id: number; pid: number; code: number | null; signal: string | null; crashes: number; backoffMs: number }
   | { type: "reloadStarted"; workers: readonly number[] }
   | { type: "reloadFailed"; id: number; old: number | null; code: number | null; signal: string | null }
@@ -183,7 +184,7 @@ export const clusterMachine = setup({
     }),
     drainAll: enqueueActions(({ context, enqueue }) => {
       for (const entry of Object.values(context.workers)) {
-        if (entry.state !== "draining") enqueue.emit({ type: "drain", id: entry.id });
+        if (entry.state !== "draining") enqueue.emit({ type: "drain", id: entry.id, reload: false });
       }
       let workers = context.workers;
       for (const entry of Object.values(context.workers)) workers = setState(workers, entry.id, "draining");
@@ -193,7 +194,7 @@ export const clusterMachine = setup({
     drainForked: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "FORKED") return;
       enqueue.assign({ workers: withWorker(context.workers, { id: event.id, pid: event.pid, state: "draining", stale: false, report: null }) });
-      enqueue.emit({ type: "drain", id: event.id });
+      enqueue.emit({ type: "drain", id: event.id, reload: false });
     }),
     noteUncleanExit: assign(({ context, event }) => (event.type === "EXITED" && event.code !== 0 ? { uncleanStop: true } : {})),
     /** A crash: log it, count it, replace the worker after a backoff. */
@@ -273,7 +274,7 @@ export const clusterMachine = setup({
       const old = context.reload?.old;
       if (old === null || old === undefined) return;
       enqueue.assign({ workers: setState(context.workers, old, "draining"), reload: { ...context.reload!, old, replacement: null } });
-      enqueue.emit({ type: "drain", id: old });
+      enqueue.emit({ type: "drain", id: old, reload: true });
     }),
     abandonReload: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "EXITED") return;

@@ -410,6 +410,15 @@ export class RetopyServer {
   }
 
   /**
+   * @internal Closes the listening socket only: connections stay as they are. A cluster
+   * worker being replaced stops taking clients a moment before its drain.
+   */
+  _stopAccepting(): void {
+    // No callback: close()'s waits for every connection to end.
+    if (this.#listener?.server.listening) this.#listener.server.close();
+  }
+
+  /**
    * @internal Makes this server a worker of `retopy serve --workers` (src/cluster/worker.ts):
    * CLIENT IDs come from `nextClientId`, and `stats`/INFO ask `view` for the whole server.
    */

@@ -167,6 +167,61 @@ describe("serve --workers: the whole server from any connection", () => {
     assert.equal(pids.size, 2);
   });
 
+  test("a worker too busy to answer shows its last-known row marked stale; stats does not wait for it", async (t) => {
+    const child = serve(["--workers", "2"]);
+    t.after(() => child.kill());
+    const port = await clusterPort(child);
+    const busy = await open(port);
+    const asking = await open(port);
+    const busyPid = await call(busy, "whoami");
+    assert.notEqual(await call(asking, "whoami"), busyPid);
+    assert.equal(await call(busy, "incr", "x"), ":1");
+    const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null });
+    t.after(() => redis.disconnect());
+    await redis.connect();
+    // Both rows known first (a collection over both workers), then one worker's event loop
+    // held for 3 s, while the primary waits 500 ms for a report.
+    assert.equal(pairs(await redis.call("stats")).get("workers"), "2");
+    busy.write(resp("spin", "3000"));
+    await sleep(100);
+    // This client may land on either worker: ask until it lands on the free one (bounded).
+    let stats: Map<string, string> | null = null;
+    for (let i = 0; i < 4 && stats === null; i++) {
+      const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null });
+      t.after(() => client.disconnect());
+      await client.connect();
+      if (`:${String(await client.call("whoami"))}` === busyPid) continue;
+      stats = pairs(await client.call("stats"));
+    }
+    assert.ok(stats);
+    // Answered while the busy worker still spins: its own reply has not come yet.
+    assert.deepEqual(busy.pending, []);
+    const rows = [...stats].filter(([key]) => /^worker\d+$/.test(key)).map(([, value]) => row(value));
+    const stale = rows.find((r) => `:${r.pid}` === busyPid);
+    const fresh = rows.find((r) => `:${r.pid}` !== busyPid);
+    assert.equal(stale?.stale, "1");
+    assert.equal(stale?.state, "listening");
+    // Its last-known figures still count in the totals.
+    assert.ok(Number(stale?.commands_total) >= 1);
+    assert.equal(fresh?.stale, "0");
+    assert.equal(await busy.readLine(10_000), "+OK");
+  });
+
+  test("pipelined stats by the thousand are all answered, by one collection at a time", async (t) => {
+    const child = serve(["--workers", "2"]);
+    t.after(() => child.kill());
+    const port = await clusterPort(child);
+    const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null });
+    t.after(() => redis.disconnect());
+    await redis.connect();
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < 2000; i++) pipeline.call("stats");
+    const results = (await pipeline.exec()) ?? [];
+    assert.equal(results.length, 2000);
+    assert.deepEqual(results.filter(([error]) => error !== null), []);
+    assert.equal(await redis.call("ping"), "PONG");
+  });
+
   test("--schedule none serves through both workers too", async (t) => {
     const child = serve(["--workers", "2", "--schedule", "none"]);
     t.after(() => child.kill());
@@ -199,6 +254,18 @@ describe("serve --workers: lifecycle", () => {
     }
     assert.deepEqual(await child.exit(15_000), { code: 0, signal: null });
     assert.equal(logs(child, "worker exited").length, 2);
+  });
+
+  test("SIGTERM with a command outlasting --shutdown-timeout: that worker drops it and the primary exits 1", async (t) => {
+    const child = serve(["--workers", "2", "--shutdown-timeout", "200"]);
+    t.after(() => child.kill());
+    const port = await clusterPort(child);
+    const client = await open(port);
+    client.write(resp("sleep", "5000", "late"));
+    await child.waitForStderr("started late");
+    child.child.kill("SIGTERM");
+    assert.deepEqual(await child.exit(15_000), { code: 1, signal: null });
+    assert.ok(child.logs.some((line) => line.msg === "worker exited" && line.code === 1));
   });
 
   test("a SIGKILLed primary leaves no worker behind", async (t) => {
@@ -304,6 +371,7 @@ describe("serve --workers: SIGHUP reloads the workers one at a time", () => {
     let answered = 0;
     const errors: unknown[] = [];
     let refused = 0;
+    const failures: string[] = [];
     let accepted = 0;
     let reloaded = false;
     const pipelining = (async () => {
@@ -330,8 +398,9 @@ describe("serve --workers: SIGHUP reloads the workers one at a time", () => {
           assert.equal(await call(client, "ping"), "+PONG");
           client.close();
           accepted++;
-        } catch {
+        } catch (error) {
           refused++;
+          failures.push(String(error));
         }
         await sleep(10);
       }
@@ -344,6 +413,7 @@ describe("serve --workers: SIGHUP reloads the workers one at a time", () => {
     assert.deepEqual(errors, []);
     assert.equal(answered, sent);
     assert.ok(sent >= 100, `only ${sent} sent`);
+    assert.deepEqual(failures, []);
     assert.equal(refused, 0);
     assert.ok(accepted > 0);
     // Both workers were replaced, by ones that loaded the module afresh.

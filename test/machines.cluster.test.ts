@@ -49,7 +49,7 @@ describe("cluster machine", () => {
     actor.send({ type: "EXITED", id: 1, code: 1, signal: null, at: 10 });
     assert.equal(actor.getSnapshot().value, "failing");
     assert.match(actor.getSnapshot().context.failure ?? "", /worker 1 exited \(code 1\) before it ever listened/);
-    assert.deepEqual(emitted.slice(2), [{ type: "giveUp", reason: actor.getSnapshot().context.failure }, { type: "drain", id: 2 }]);
+    assert.deepEqual(emitted.slice(2), [{ type: "giveUp", reason: actor.getSnapshot().context.failure }, { type: "drain", id: 2, reload: false }]);
     actor.send({ type: "EXITED", id: 2, code: 0, signal: null, at: 11 });
     assert.equal(actor.getSnapshot().value, "failed");
     assert.equal(actor.getSnapshot().status, "done");
@@ -107,7 +107,7 @@ describe("cluster machine", () => {
     forkPending(from, 3);
     from = emitted.length;
     actor.send({ type: "LISTENING", id: 3 });
-    assert.deepEqual(emitted.slice(from), [{ type: "drain", id: 1 }]);
+    assert.deepEqual(emitted.slice(from), [{ type: "drain", id: 1, reload: true }]);
     // Worker 2 is not touched until worker 1 is gone.
     from = emitted.length;
     actor.send({ type: "EXITED", id: 1, code: 0, signal: null, at: 1 });
@@ -144,7 +144,7 @@ describe("cluster machine", () => {
     actor.send({ type: "LISTENING", id: 2 });
     const from = emitted.length;
     actor.send({ type: "SHUTDOWN" });
-    assert.deepEqual(emitted.slice(from), [{ type: "drain", id: 1 }, { type: "drain", id: 2 }]);
+    assert.deepEqual(emitted.slice(from), [{ type: "drain", id: 1, reload: false }, { type: "drain", id: 2, reload: false }]);
     actor.send({ type: "EXITED", id: 1, code: 0, signal: null, at: 1 });
     assert.equal(actor.getSnapshot().value, "stopping");
     actor.send({ type: "EXITED", id: 2, code: 1, signal: null, at: 2 });

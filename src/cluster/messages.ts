@@ -37,8 +37,12 @@ export type ToWorker =
       /** What workers that are gone had counted, as of their last report. */
       readonly retired: WorkerReport | null;
     }
-  /** Stop accepting, finish what was received, exit (0 clean, 1 if commands were dropped). */
-  | { readonly retopy: "drain"; readonly timeout: number }
+  /**
+   * Stop accepting, finish what was received, exit (0 clean, 1 if commands were dropped).
+   * `grace`: ms between no longer accepting and the drain (a reload: a client accepted just
+   * before has time to send its first command, which is then answered, not cut).
+   */
+  | { readonly retopy: "drain"; readonly grace: number }
   /** CONFIG RESETSTAT on some worker: INFO's per-command figures start again, everywhere. */
   | { readonly retopy: "reset-stats" };
 

@@ -35,6 +35,11 @@ export interface PrimaryOptions {
 
 /** Grace after the drain timeout before a worker that has not exited is killed. */
 const KILL_GRACE_MS = 2000;
+/**
+ * In a reload, how long an old worker that stopped accepting waits before it drains: a
+ * client it accepted just before has this long to send its first command (see ToWorker).
+ */
+const RELOAD_GRACE_MS = 250;
 
 function sendTo(worker: Worker | undefined, message: ToWorker): void {
   if (worker?.isConnected()) worker.send(message, undefined, () => undefined);
@@ -143,16 +148,23 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     actor.send({ type: "FORKED", id: worker.id, pid, replacing });
   };
 
-  actor.on("fork", ({ replacing, delayMs }) => later(delayMs, () => fork(replacing)));
-  actor.on("drain", ({ id }) => {
+  actor.on("fork", ({ replacing, delayMs }) =>
+    later(delayMs, () => {
+      // A crash replacement still waiting when the cluster began to stop is not needed.
+      const state = actor.getSnapshot();
+      if (state.matches("stopping") || state.matches("failing") || state.status !== "active") return;
+      fork(replacing);
+    }),
+  );
+  actor.on("drain", ({ id, reload }) => {
     const worker = cluster.workers?.[id];
-    sendTo(worker, { retopy: "drain", timeout: options.shutdownTimeout });
+    sendTo(worker, { retopy: "drain", grace: reload ? RELOAD_GRACE_MS : 0 });
     const kill = setTimeout(() => {
       if (worker && !worker.isDead()) {
         logger.warn({ worker: id, workerPid: worker.process.pid }, "worker still running after the shutdown timeout; killing it");
         worker.process.kill("SIGKILL");
       }
-    }, options.shutdownTimeout + KILL_GRACE_MS);
+    }, options.shutdownTimeout + KILL_GRACE_MS + (reload ? RELOAD_GRACE_MS : 0));
     worker?.once("exit", () => clearTimeout(kill));
   });
   actor.on("crashed", ({ id, pid, code, signal, crashes, backoffMs }) =>

@@ -42,24 +42,28 @@ export async function joinCluster(server: RetopyServer, shutdown: () => void): P
   const waiting = new Map<number, (stats: ClusterStats) => void>();
   const local = (): WorkerReport => ({ stats: info.stats(), commands: toWireCommands(info.commandStats()) });
 
+  // One request at a time: `stats` pipelined by the thousand must not become thousands of
+  // collections over every worker: the ones that come meanwhile share the answer under way.
+  let inflight: Promise<ClusterStats> | null = null;
   const view: ClusterView = {
     workerId,
-    collect: () =>
-      new Promise<ClusterStats>((resolve) => {
-        const request = ++requests;
-        // The primary gone or slow: this worker's own row, marked stale for want of the rest.
-        const timer = setTimeout(() => {
-          waiting.delete(request);
-          resolve(clusterStats(workerId, info.stats().uptimeSeconds, [{ id: workerId, pid: process.pid, state: "listening", stale: true, report: local() }], null));
-        }, STATS_ANSWER_TIMEOUT_MS);
-        waiting.set(request, (stats) => {
-          clearTimeout(timer);
-          resolve(stats);
-        });
-        send({ retopy: "stats-request", request });
-      }),
+    collect: () => (inflight ??= ask().finally(() => (inflight = null))),
     resetStats: () => send({ retopy: "reset-stats" }),
   };
+  const ask = (): Promise<ClusterStats> =>
+    new Promise<ClusterStats>((resolve) => {
+      const request = ++requests;
+      // The primary gone or slow: this worker's own row, marked stale for want of the rest.
+      const timer = setTimeout(() => {
+        waiting.delete(request);
+        resolve(clusterStats(workerId, info.stats().uptimeSeconds, [{ id: workerId, pid: process.pid, state: "listening", stale: true, report: local() }], null));
+      }, STATS_ANSWER_TIMEOUT_MS);
+      waiting.set(request, (stats) => {
+        clearTimeout(timer);
+        resolve(stats);
+      });
+      send({ retopy: "stats-request", request });
+    });
 
   let firstIds: () => void = () => undefined;
   const first = new Promise<void>((resolve, reject) => {
@@ -86,7 +90,11 @@ export async function joinCluster(server: RetopyServer, shutdown: () => void): P
         break;
       }
       case "drain":
-        shutdown();
+        if (message.grace <= 0) shutdown();
+        else {
+          server._stopAccepting();
+          setTimeout(shutdown, message.grace);
+        }
         break;
       case "reset-stats":
         info.resetStats();
