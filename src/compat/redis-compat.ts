@@ -257,7 +257,7 @@ export class RedisCompat extends CommandHandler {
     }
   }
 
-  @parameter({ name: "section", help: "server, clients, memory, persistence, stats, replication, keyspace, commandstats, latencystats, all", variadic: true, default: [] })
+  @parameter({ name: "section", help: "server, clients, memory, persistence, stats, replication, keyspace, commandstats, latencystats, workers (under --workers), all", variadic: true, default: [] })
   @command({ autoHandshake: false, help: "Server facts and counters in Redis's INFO format: INFO [section ...]." })
   info(): string | Verbatim | Promise<string | Verbatim> {
     // What the process is (os, Node version, pid, memory) helps an attacker more than a client.
