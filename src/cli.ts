@@ -66,6 +66,9 @@ Options:
                       SIGHUP reloads them one at a time (docs/workers.md)
   --schedule <policy> how workers share connections: rr (the primary deals them out in
                       turn, the default) or none (the kernel picks)
+  --worker-start-timeout <ms>
+                      a worker that does not listen this long after its fork is killed
+                      (default 60000)
   -h, --help          show this help
   -v, --version       print the version
 
@@ -268,6 +271,7 @@ interface ServeFlags {
   "shutdown-timeout"?: string | undefined;
   workers?: string | undefined;
   schedule?: string | undefined;
+  "worker-start-timeout"?: string | undefined;
 }
 
 /** `--metrics` alone: the port of OpenTelemetry's Prometheus exporter, a fixed one a scrape config can name. */
@@ -323,7 +327,10 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   const metricsPort = flags.metrics === undefined ? undefined : flags.metrics === "" ? DEFAULT_METRICS_PORT : parsePort(flags.metrics, "--metrics");
   const workers = parseWorkers(fromFlagOrEnv(flags.workers, "--workers", "RETOPY_WORKERS"));
   const schedule = oneOf("--schedule", flags.schedule ?? "rr", SCHEDULES);
-  if (flags.schedule !== undefined && workers === 0) throw new CliError(2, "--schedule needs --workers");
+  const startTimeout = parseMilliseconds(flags["worker-start-timeout"] ?? "60000", "--worker-start-timeout");
+  if ((flags.schedule !== undefined || flags["worker-start-timeout"] !== undefined) && workers === 0) {
+    throw new CliError(2, `${flags.schedule !== undefined ? "--schedule" : "--worker-start-timeout"} needs --workers`);
+  }
   // Each worker would serve its own figures on the shared port, which is worse than none.
   if (workers > 0 && metricsPort !== undefined) throw new CliError(2, "--metrics does not work with --workers yet (each worker would answer with its own figures)");
 
@@ -340,7 +347,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
       throw new CliError(1, error instanceof Error ? error.message : String(error));
     }
     const inspect = inspectPort === undefined ? undefined : { port: inspectPort, host: "127.0.0.1" };
-    process.exitCode = await runPrimary({ workers, schedule, shutdownTimeout, logger, inspect });
+    process.exitCode = await runPrimary({ workers, schedule, shutdownTimeout, startTimeout, logger, inspect });
     process.exit();
   }
   const workerId = workers > 0 && cluster.isWorker ? (cluster.worker?.id ?? null) : null;
@@ -376,11 +383,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     throw new CliError(1, error instanceof Error ? error.message : String(error));
   }
   let member: ClusterMember | null = null;
-  // A drain asked for before the server listens runs once it does.
-  let drainEarly = false;
-  let drain: (signal: string) => void = () => {
-    drainEarly = true;
-  };
+  let drain: (signal: string) => void = () => undefined;
   if (workerId !== null) {
     const { joinCluster } = await import("./cluster/worker.js");
     // SIGHUP is the primary's (a reload); a terminal's hangup must not kill the workers.
@@ -399,7 +402,6 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   drain = stopOnSignals(server, shutdownTimeout, member);
   const bound = server.address();
   if (member && bound) member.announceListening(bound.port, bound.address);
-  if (drainEarly) drain("drain");
   // stderr, not stdout: stdout carries only pino's lines (the log has the "inspector listening" line too).
   if (server.inspectorUrl) process.stderr.write(`retopy: inspector at ${server.inspectorUrl} (open it in a browser)\n`);
   const metricsAt = server.metricsAddress();
@@ -425,6 +427,7 @@ function parseCommandLine(argv: string[]) {
         "shutdown-timeout": { type: "string" },
         workers: { type: "string" },
         schedule: { type: "string" },
+        "worker-start-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },

@@ -268,6 +268,25 @@ describe("serve --workers: lifecycle", () => {
     assert.ok(child.logs.some((line) => line.msg === "worker exited" && line.code === 1));
   });
 
+  test("SIGTERM while the workers still load: each drains once it listens, exit 0 (not killed at the timeout)", async (t) => {
+    // A lost drain would leave the workers to the kill after 30 s + 2 s, and exit 1.
+    const child = serve(["test/fixtures/cluster-slow-start.ts", "--workers", "2", "--shutdown-timeout", "30000"], { CLUSTER_START_DELAY_MS: "1500" });
+    t.after(() => child.kill());
+    await child.waitFor(() => logs(child, "worker forked").length === 2 || undefined, "two forks", 10_000);
+    child.child.kill("SIGTERM");
+    assert.deepEqual(await child.exit(25_000), { code: 0, signal: null });
+    assert.equal(logs(child, "worker exited").length, 2);
+    assert.equal(logs(child, "worker listening").length, 2);
+  });
+
+  test("a worker that never listens is killed after --worker-start-timeout; at start, that stops the primary with exit 1", async (t) => {
+    const child = serve(["test/fixtures/cluster-slow-start.ts", "--workers", "2", "--worker-start-timeout", "1500"], { CLUSTER_START_DELAY_MS: "never" });
+    t.after(() => child.kill());
+    assert.deepEqual(await child.exit(25_000), { code: 1, signal: null });
+    assert.ok(logs(child, "worker did not listen in time; killing it").length >= 1, child.stdout);
+    assert.ok(child.logs.some((line) => line.level === 60 && /exited \(signal SIGKILL\) before it ever listened/.test(String(line.msg))), child.stdout);
+  });
+
   test("a SIGKILLed primary leaves no worker behind", async (t) => {
     const child = serve(["--workers", "2"]);
     t.after(() => child.kill());
@@ -339,7 +358,7 @@ describe("serve --workers: lifecycle", () => {
   });
 
   test("usage errors: a bad --workers, --schedule without workers, --metrics with workers", async () => {
-    for (const args of [["--workers", "many"], ["--workers", "-1"], ["--schedule", "rr"], ["--workers", "2", "--schedule", "fair"], ["--workers", "2", "--metrics"]]) {
+    for (const args of [["--workers", "many"], ["--workers", "-1"], ["--schedule", "rr"], ["--worker-start-timeout", "10"], ["--workers", "2", "--worker-start-timeout", "soon"], ["--workers", "2", "--schedule", "fair"], ["--workers", "2", "--metrics"]]) {
       const child = serve(args);
       const exit = await child.exit(20_000);
       assert.equal(exit.code, 2, `${args.join(" ")}: ${child.stderr}`);

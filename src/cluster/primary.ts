@@ -25,6 +25,8 @@ export interface PrimaryOptions {
   readonly schedule: SchedulingPolicy;
   /** What each worker's drain may take (`--shutdown-timeout`); past it plus a grace second, SIGKILL. */
   readonly shutdownTimeout: number;
+  /** A worker not listening this long after its fork is killed (`--worker-start-timeout`): a module that hangs at load. */
+  readonly startTimeout: number;
   readonly logger: Logger;
   /** The primary's live inspector (`--inspect`): it shows the cluster statechart. */
   readonly inspect?: InspectOptions | undefined;
@@ -70,6 +72,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const collections = new Map<number, Collection>();
   let collects = 0;
   let port: number | null = null;
+  /** Workers that said they listen: before that, a worker may not be reading its channel yet. */
+  const listened = new Set<number>();
+  /** Drains asked for while the worker was starting: sent when it listens. */
+  const drainOnListening = new Set<number>();
   const later = (ms: number, run: () => void) => {
     const timer = setTimeout(() => {
       timers.delete(timer);
@@ -81,6 +87,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   const onMessage = (worker: Worker, message: ToPrimary) => {
     switch (message.retopy) {
       case "listening":
+        listened.add(worker.id);
+        if (drainOnListening.delete(worker.id)) sendTo(worker, { retopy: "drain", grace: 0 });
         port = message.port;
         logger.info({ worker: worker.id, workerPid: worker.process.pid, address: message.address, port: message.port }, "worker listening");
         actor.send({ type: "LISTENING", id: worker.id });
@@ -110,7 +118,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   /** Asks every live worker for its figures; `then` runs once all answered or time ran out. */
   const collect = (then: () => void) => {
     const id = ++collects;
-    const asked = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    // A worker not listening yet may not be reading its channel: its row shows `starting`.
+    const asked = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected() && listened.has(w.id));
     let finished = false;
     const done = () => {
       if (finished) return;
@@ -146,6 +155,17 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       actor.send({ type: "EXITED", id: worker.id, code, signal, at: Date.now() });
     });
     actor.send({ type: "FORKED", id: worker.id, pid, replacing });
+    const hung = setTimeout(() => {
+      if (actor.getSnapshot().context.workers[String(worker.id)]?.state !== "starting") return;
+      logger.error({ worker: worker.id, workerPid: pid, startTimeout: options.startTimeout }, "worker did not listen in time; killing it");
+      worker.process.kill("SIGKILL");
+    }, options.startTimeout);
+    worker.once("exit", () => {
+      clearTimeout(hung);
+      listened.delete(worker.id);
+      drainOnListening.delete(worker.id);
+    });
+    worker.once("listening", () => clearTimeout(hung));
   };
 
   actor.on("fork", ({ replacing, delayMs }) =>
@@ -158,7 +178,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   );
   actor.on("drain", ({ id, reload }) => {
     const worker = cluster.workers?.[id];
-    sendTo(worker, { retopy: "drain", grace: reload ? RELOAD_GRACE_MS : 0 });
+    // A message sent before the worker's handlers exist would be lost: it waits for "listening".
+    if (listened.has(id)) sendTo(worker, { retopy: "drain", grace: reload ? RELOAD_GRACE_MS : 0 });
+    else drainOnListening.add(id);
     const kill = setTimeout(() => {
       if (worker && !worker.isDead()) {
         logger.warn({ worker: id, workerPid: worker.process.pid }, "worker still running after the shutdown timeout; killing it");
