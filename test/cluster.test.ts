@@ -11,6 +11,7 @@ import { after, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { CliProcess, type LogLine, ROOT } from "./cli-process.js";
 import { TextClient } from "./support.js";
+import { selfSignedCertificate } from "./tls-support.js";
 import { resp, sleep } from "./wire.js";
 
 const APP = "test/fixtures/cluster-app.ts";
@@ -222,6 +223,21 @@ describe("serve --workers: the whole server from any connection", () => {
     assert.equal(await redis.call("ping"), "PONG");
   });
 
+  test("--tls-cert with --workers: every worker serves TLS on the shared port", async (t) => {
+    const { certPath, keyPath, cert } = selfSignedCertificate();
+    const child = serve(["--workers", "2", "--tls-cert", certPath, "--tls-key", keyPath]);
+    t.after(() => child.kill());
+    const port = await clusterPort(child);
+    const pids = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const redis = new Redis({ port, host: "127.0.0.1", tls: { ca: cert, servername: "localhost" }, lazyConnect: true, retryStrategy: () => null });
+      t.after(() => redis.disconnect());
+      await redis.connect();
+      pids.add(String(await redis.call("whoami")));
+    }
+    assert.equal(pids.size, 2);
+  });
+
   test("--schedule none serves through both workers too", async (t) => {
     const child = serve(["--workers", "2", "--schedule", "none"]);
     t.after(() => child.kill());
@@ -366,7 +382,7 @@ describe("serve --workers: lifecycle", () => {
   });
 });
 
-describe("serve --workers: SIGHUP reloads the workers one at a time", () => {
+for (const schedule of ["rr", "none"]) describe(`serve --workers --schedule ${schedule}: SIGHUP reloads the workers one at a time`, () => {
   // A copy of the fixture beside it (so "retopy" resolves), rewritten before the reload.
   const dir = mkdtempSync(join(ROOT, "test", "fixtures", "reload-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -375,7 +391,7 @@ describe("serve --workers: SIGHUP reloads the workers one at a time", () => {
   const relative = module.slice(ROOT.length);
 
   test("no reply lost or errored for a pipelining ioredis client, no connection refused, the new code served", async (t) => {
-    const child = serve([relative, "--workers", "2"]);
+    const child = serve([relative, "--workers", "2", "--schedule", schedule]);
     t.after(() => child.kill());
     const port = await clusterPort(child);
     const oldPids = logs(child, "worker forked").map((line) => line.workerPid);
