@@ -1,5 +1,6 @@
 import { assign, enqueueActions, setup } from "xstate";
 import type { WorkerReport, WorkerRowWire } from "../src/cluster/messages.js";
+import { addReports } from "../src/cluster/stats-rows.js";
 
 /**
  * The supervisor of `retopy serve --workers N`, in the primary process: it decides, the
@@ -117,24 +118,10 @@ export function workerRows(context: ClusterContext): WorkerRowWire[] {
     .map(({ id, pid, state, stale, report }) => ({ id, pid, state, stale, report }));
 }
 
+/** The counts of a worker that is gone join the retired ones (merged by command: bounded however many workers come and go). */
 function retire(context: ClusterContext, entry: WorkerEntry | undefined): WorkerReport | null {
   if (!entry?.report) return context.retired;
-  const a = context.retired;
-  const b = entry.report;
-  const commandCounts: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, a?.stats.commandCounts ?? {});
-  for (const [name, count] of Object.entries(b.stats.commandCounts)) commandCounts[name] = (Object.hasOwn(commandCounts, name) ? commandCounts[name]! : 0) + count;
-  return {
-    stats: {
-      uptimeSeconds: 0,
-      connectionsCurrent: 0,
-      connectionsTotal: (a?.stats.connectionsTotal ?? 0) + b.stats.connectionsTotal,
-      connectionsRejected: (a?.stats.connectionsRejected ?? 0) + b.stats.connectionsRejected,
-      commandsTotal: (a?.stats.commandsTotal ?? 0) + b.stats.commandsTotal,
-      errorsTotal: (a?.stats.errorsTotal ?? 0) + b.stats.errorsTotal,
-      commandCounts,
-    },
-    commands: [...(a?.commands ?? []), ...b.commands],
-  };
+  return addReports(context.retired, entry.report, false);
 }
 
 /** An exit nobody asked for: the worker was neither draining nor stopped by the cluster. */

@@ -157,7 +157,9 @@ describe("cluster machine", () => {
     const { actor, forkPending } = start();
     forkPending(0, 1);
     const stats = { uptimeSeconds: 1, connectionsCurrent: 2, connectionsTotal: 5, connectionsRejected: 0, commandsTotal: 7, errorsTotal: 1, commandCounts: { get: 7 } };
-    actor.send({ type: "REPORT", id: 1, report: { stats, commands: [] } });
+    const commands = [{ name: "get", calls: 7, usec: 70, rejectedCalls: 0, failedCalls: 1, buckets: [[3, 7]] as [number, number][] }];
+    actor.send({ type: "REPORT", id: 1, report: { stats, commands } });
+    actor.send({ type: "REPORT", id: 2, report: { stats, commands } });
     actor.send({ type: "STALE", ids: [1] });
     assert.equal(actor.getSnapshot().context.workers["1"]?.stale, true);
     actor.send({ type: "LISTENING", id: 1 });
@@ -168,5 +170,10 @@ describe("cluster machine", () => {
     assert.equal(retired?.stats.commandsTotal, 7);
     assert.equal(retired?.stats.connectionsCurrent, 0);
     assert.equal(retired?.stats.commandCounts.get, 7);
+    actor.send({ type: "EXITED", id: 2, code: 0, signal: null, at: 2 });
+    // Merged by command, however many workers retire: one entry, the calls added.
+    const merged = actor.getSnapshot().context.retired;
+    assert.deepEqual(merged?.commands.map((c) => [c.name, c.calls, c.buckets]), [["get", 14, [[3, 14]]]]);
+    assert.equal(merged?.stats.commandsTotal, 14);
   });
 });
