@@ -29,7 +29,12 @@ export interface RedisConnectionOptions extends Omit<RetopyClientOptions, "recon
 /** The `redis` option: a `redis://`/`rediss://` URL (`/db` selects a database), or client options. */
 export type RedisOption = string | RedisConnectionOptions;
 
-const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+/** An error's message; Redis's own refusal keeps its code (`WRONGPASS invalid ...`). */
+function message(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as Error & { code?: unknown }).code;
+  return error.name === "ReplyError" && typeof code === "string" ? `${code} ${error.message}` : error.message;
+}
 
 export class RedisConnection {
   /** Where it connects, password masked: for logs and errors. */
@@ -93,10 +98,15 @@ export class RedisConnection {
 
   async #connect(): Promise<void> {
     const { RetopyClient } = await import("./client/client.js");
-    let client: RetopyClient;
+    const started = Date.now();
+    const timeout = this.#options.connectTimeout ?? 10_000;
+    let client: RetopyClient | undefined;
     try {
       client = await RetopyClient.connect(this.#options);
+      // A RESP2 handshake without a login sends nothing: PING proves something answers, and speaks Redis.
+      await client.callWith({ timeout: Math.max(1, timeout - (Date.now() - started)) }, "PING");
     } catch (error) {
+      client?.destroy();
       throw new RetopyError("RETOPY_REDIS_UNAVAILABLE", `cannot connect to Redis at ${this.label}: ${message(error)}`);
     }
     if (this.#closed) {
