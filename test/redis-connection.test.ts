@@ -13,8 +13,9 @@ import { Writable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { after, describe, it } from "node:test";
 import { Application, RetopyError, RetopyServer, type RetopyServerOptions, status } from "../src/index.js";
+import { ClientError, RetopyClient } from "../src/client/index.js";
 import { freePort, type RedisServer, startRedisServer } from "./redis-support.js";
-import { eventually, useTestBed } from "./support.js";
+import { eventually, runProgram, useTestBed } from "./support.js";
 
 /** Commands that keep their data in the server's Redis. */
 function redisApp(): Application {
@@ -92,6 +93,17 @@ describe("the redis option", () => {
     const client = await bed.open(port);
     assert.equal(await client.command("rincr a"), "-ERR Internal Server Error");
     assert.equal(await client.command("local"), "+PONG");
+  });
+
+  it("costs nothing when off: retopy's client is never loaded, so no socket either", async () => {
+    const fixture = new URL("fixtures/redis-client-not-loaded.mjs", import.meta.url).pathname;
+    const index = new URL("../src/index.ts", import.meta.url).pathname;
+    const run = (...args: string[]) => runProgram(process.execPath, ["--import", "tsx", fixture, index, ...args]);
+    const off = await run();
+    assert.equal(off.stdout, "listened\n", off.stderr);
+    // The same hook does see the client when the option is on: the check above can fail.
+    const on = await run(`redis://127.0.0.1:${await freePort()}`);
+    assert.match(on.stdout, /^listen failed: .*the client module was loaded/, on.stderr);
   });
 
   it("a URL that is not a Redis URL is refused by the constructor, its password masked", () => {
@@ -266,3 +278,23 @@ async function eventuallyAsync(predicate: () => Promise<boolean>, what: string, 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe("RetopyClient's db option", () => {
+  it("SELECTs the database at connect and again after each reconnect; a bad db is refused", async () => {
+    const redis = await redisServer();
+    const client = await RetopyClient.connect({ port: redis.port, db: 3, protocol: "resp2", reconnect: { initialDelay: 10, maxDelay: 50 } });
+    try {
+      await client.call("SET", "k", "first");
+      await redis.client.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+      await once(client, "reconnected");
+      await client.call("SET", "k2", "second");
+      await redis.client.select(3);
+      assert.deepEqual(await redis.client.mget("k", "k2"), ["first", "second"]);
+      await redis.client.select(0);
+      assert.deepEqual(await redis.client.mget("k", "k2"), [null, null]);
+    } finally {
+      client.destroy();
+    }
+    await assert.rejects(RetopyClient.connect({ port: redis.port, db: -1 }), (error: ClientError) => error.code === "CONNECT" && /db must be/.test(error.message));
+  });
+});
