@@ -242,7 +242,9 @@ export class RetopyServer {
     if (redis !== null && !redis.isOpen) {
       return redis.open().then(() =>
         this.listen(options).catch(async (error: unknown) => {
-          await redis.release(); // a retried listen() connects again
+          // Not listening after all (and not closing, which closes it): a retried listen() connects again.
+          // A second listen() refused because the first listens must leave the first its connection.
+          if (this.#listener === null && !this.#closing) await redis.release();
           throw error;
         }),
       );

@@ -134,6 +134,48 @@ describe("the redis option", () => {
     }
   });
 
+  it("a second listen() while the first connects to Redis is refused without closing the first's connection", async () => {
+    const redis = await redisServer();
+    const server = new RetopyServer(redisApp(), { logger: false, redis: `redis://127.0.0.1:${redis.port}` });
+    try {
+      const [first, second] = await Promise.allSettled([server.listen({ port: 0 }), server.listen({ port: 0 })]);
+      assert.equal(first.status, "fulfilled");
+      assert.equal(second.status, "rejected");
+      assert.match(String((second as PromiseRejectedResult).reason), /already listening/);
+      const client = await bed.open(server.address()!.port);
+      assert.equal(await client.command("rincr twice"), "1");
+    } finally {
+      await server.close({ timeout: 2000 });
+    }
+  });
+
+  it("a port already in use fails listen() and lets go of Redis: no connection is left open there", async () => {
+    const redis = await redisServer();
+    const taken = createServer();
+    taken.listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    const server = new RetopyServer(redisApp(), { logger: false, redis: `redis://127.0.0.1:${redis.port}` });
+    try {
+      await assert.rejects(server.listen({ port: (taken.address() as { port: number }).port }), /EADDRINUSE/);
+      assert.throws(() => server.redis, (error: RetopyError) => error.code === "RETOPY_SERVER_STATE");
+      await eventuallyAsync(async () => String(await redis.client.client("LIST")).trim().split("\n").length === 1, "the server's Redis connection to go");
+    } finally {
+      taken.close();
+      await server.close();
+    }
+  });
+
+  it("close() while listen() connects to Redis: listen() rejects, close() resolves, no connection is left on Redis", async () => {
+    const redis = await redisServer();
+    const server = new RetopyServer(redisApp(), { logger: false, redis: `redis://127.0.0.1:${redis.port}` });
+    const listening = server.listen({ port: 0 });
+    const closed = server.close({ timeout: 2000 });
+    await assert.rejects(listening, (error: RetopyError) => error.code === "RETOPY_SERVER_STATE");
+    await closed;
+    assert.equal(server.address(), null);
+    await eventuallyAsync(async () => String(await redis.client.client("LIST")).trim().split("\n").length === 1, "the server's Redis connection to go");
+  });
+
   it("listen() fails after connectTimeout when something accepts but never answers", async () => {
     const sockets = new Set<Socket>();
     const silent = createServer((socket) => sockets.add(socket));
