@@ -25,6 +25,7 @@ import { type Application, isApplication } from "./application.js";
 import { cliLoggerOptions, fromFlagOrEnv, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./cli-logging.js";
 import { isCommonJsFile } from "./module-format.js";
 import { handleProcessFaults } from "./process-faults.js";
+import { parseRedisUrl } from "./redis-url.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
 
 const USAGE = `Usage:
@@ -57,11 +58,15 @@ Options:
                       on 127.0.0.1 (port 0 or none: any free one) and prints the address
   --metrics[=port]    Prometheus metrics at http://127.0.0.1:<port>/metrics (default port
                       9464; 0: any free one, printed); needs the package prom-client
+  --redis <url>       connect to Redis for the commands (this.server.redis) before
+                      serving: redis://[user:password@]host[:port][/db] or rediss://
+                      (default: $REDIS_URL, else none); exit 1 if it cannot be reached
   -h, --help          show this help
   -v, --version       print the version
 
 Environment (serve; a flag wins over its variable, an empty variable is unset):
-  PORT, HOST, RETOPY_LOG_LEVEL, RETOPY_LOG_FORMAT, NO_COLOR (pretty logs without colour)
+  PORT, HOST, RETOPY_LOG_LEVEL, RETOPY_LOG_FORMAT, NO_COLOR (pretty logs without colour),
+  REDIS_URL (a password there stays out of ps)
 
 Connect (retopy connect [host:]port [options] [command [args...]]):
   without a command: an interactive shell on a terminal, else one command per stdin line
@@ -237,6 +242,7 @@ interface ServeFlags {
   "tls-key"?: string | undefined;
   inspect?: string | undefined;
   metrics?: string | undefined;
+  redis?: string | undefined;
   "shutdown-timeout"?: string | undefined;
 }
 
@@ -291,6 +297,15 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   // `--inspect` alone arrives as "" (see parseCommandLine): any free port.
   const inspectPort = flags.inspect === undefined ? undefined : flags.inspect === "" ? 0 : parsePort(flags.inspect, "--inspect");
   const metricsPort = flags.metrics === undefined ? undefined : flags.metrics === "" ? DEFAULT_METRICS_PORT : parsePort(flags.metrics, "--metrics");
+  const redisSetting = fromFlagOrEnv(flags.redis, "--redis", "REDIS_URL");
+  if (redisSetting) {
+    try {
+      parseRedisUrl(redisSetting.value);
+    } catch (error) {
+      // The message masks the password, and names what is wrong.
+      throw new CliError(2, `${redisSetting.source}: ${error instanceof Error ? error.message.replace(/^RETOPY_INVALID_OPTION: /, "") : String(error)}`);
+    }
+  }
 
   const { app, options } = await loadApplication(specifier);
   // The module's options, overridden by the flags that were actually given.
@@ -303,6 +318,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     }
   }
   if (handshake !== undefined) merged.handshake = handshake as RetopyServerOptions["handshake"];
+  if (redisSetting) merged.redis = redisSetting.value;
   if (inspectPort !== undefined) {
     const fromModule = typeof merged.inspect === "object" ? merged.inspect : {};
     merged.inspect = { ...fromModule, port: inspectPort, host: "127.0.0.1" };
@@ -322,7 +338,8 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     await server.listen({ port, host, tls });
   } catch (error) {
     // Node's message already names the address: "listen EADDRINUSE: address already in use 127.0.0.1:8000".
-    throw new CliError(1, error instanceof Error ? error.message : `cannot listen on ${host}:${port}: ${String(error)}`);
+    const from = redisSetting && (error as { code?: unknown } | null)?.code === "RETOPY_REDIS_UNAVAILABLE" ? ` (${redisSetting.source})` : "";
+    throw new CliError(1, error instanceof Error ? `${error.message}${from}` : `cannot listen on ${host}:${port}: ${String(error)}`);
   }
   // A handler's stray rejection is logged and the server goes on; an uncaught exception is
   // logged, the server drains and the process exits 1 (src/process-faults.ts).
@@ -350,6 +367,7 @@ function parseCommandLine(argv: string[]) {
         "tls-key": { type: "string" },
         inspect: { type: "string" },
         metrics: { type: "string" },
+        redis: { type: "string" },
         "shutdown-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },

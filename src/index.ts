@@ -46,6 +46,7 @@ export { handleProcessFaults } from "./process-faults.js";
 export type { ProcessFaultOptions } from "./process-faults.js";
 export type { CommandContext } from "./command-context.js";
 export type { CloseOptions, CloseResult, ListenOptions, RetopyServerOptions } from "./server.js";
+export type { RedisConnectionOptions, RedisOption } from "./redis-connection.js";
 export type { InspectOptions } from "./inspect/options.js";
 export type { ServerStats } from "./stats.js";
 export type { CommandHookContext, CommandResultContext, ErrorHookContext, HookName, HookResult, Hooks } from "./hooks.js";

@@ -26,6 +26,8 @@ import type { Server as HttpServer } from "node:http";
 import { createMetricsRegistry, type MetricsSource, serveMetrics } from "./metrics.js";
 import { checkMetricsOptions, type MetricsOptions, type MetricsRegistry } from "./metrics-options.js";
 import type { CloseReason } from "./protocol/wire.js";
+import { type RedisOption, RedisConnection } from "./redis-connection.js";
+import type { RetopyClient } from "./client/client.js";
 
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
@@ -48,6 +50,13 @@ export interface RetopyServerOptions extends LimitOptions {
    * serve `GET /metrics` too when the server listens (host 127.0.0.1 by default).
    */
   metrics?: boolean | MetricsOptions | undefined;
+  /**
+   * A Redis connection the server manages for its commands (`this.server.redis`): a
+   * `redis://[user:password@]host[:port][/db]` (or `rediss://`) URL, or client options. `listen()`
+   * connects before it resolves (and fails if Redis cannot be reached); `close()` closes it
+   * after the connections drained; it reconnects by itself. Default off: nothing is loaded.
+   */
+  redis?: RedisOption | undefined;
 }
 
 /** The address every `listen()` binds unless told otherwise: loopback only, as the CLI and Fastify do. */
@@ -138,6 +147,8 @@ export class RetopyServer {
   #metricsHttp: HttpServer | null = null;
   /** Clients turned away before becoming connections, by reason. */
   readonly #rejections = new Map<string, number>();
+  /** The `redis` option's connection; null when it is off. */
+  readonly #redis: RedisConnection | null;
 
   constructor(application: CommandTable, options: RetopyServerOptions = {}) {
     if (!hasApplicationBrand(application)) {
@@ -150,6 +161,7 @@ export class RetopyServer {
     const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.logger) } });
     this.#inspection = LiveInspector.fromOption(options.inspect, this.logger);
     this.#metricsOptions = checkMetricsOptions(options.metrics);
+    const redis = (this.#redis = RedisConnection.fromOption(options.redis, this.logger));
     this.supervisor = createActor(supervisor, {
       id: "supervisor",
       input: { startedAt: Date.now() },
@@ -166,6 +178,12 @@ export class RetopyServer {
       commandStats: () => stats.commands.read(true),
       resetStats: () => stats.commands.reset(),
       pubsub: this.pubsub,
+      get redis(): RetopyClient {
+        if (redis === null) {
+          throw new RetopyError("RETOPY_INVALID_OPTION", "this.server.redis needs the server's `redis` option (a redis:// URL), or `retopy serve --redis <url>`");
+        }
+        return redis.client;
+      },
     };
     this.#services = {
       application,
@@ -218,6 +236,18 @@ export class RetopyServer {
             return closeHttp(http).then(() => Promise.reject(error));
           });
         });
+    }
+    // Redis before the port: no client is served by a server that cannot reach its state.
+    const redis = this.#redis;
+    if (redis !== null && !redis.isOpen) {
+      return redis.open().then(() =>
+        this.listen(options).catch(async (error: unknown) => {
+          // Not listening after all (and not closing, which closes it): a retried listen() connects again.
+          // A second listen() refused because the first listens must leave the first its connection.
+          if (this.#listener === null && !this.#closing) await redis.release();
+          throw error;
+        }),
+      );
     }
     let listener: Listener;
     try {
@@ -279,6 +309,11 @@ export class RetopyServer {
 
   stats(): ServerStats {
     return this.#services.server.stats();
+  }
+
+  /** The `redis` option's client, as commands see it (`this.server.redis`); throws without that option or before `listen()`. */
+  get redis(): RetopyClient {
+    return this.#services.server.redis;
   }
 
   /**
@@ -378,6 +413,8 @@ export class RetopyServer {
       await drained;
     }
     clearTimeout(timer);
+    // After the drain: the commands that finished were still using it.
+    await this.#redis?.close();
     await listenerClosed;
     const metricsHttp = this.#metricsHttp;
     this.#metricsHttp = null;
