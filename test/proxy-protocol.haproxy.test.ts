@@ -6,21 +6,24 @@
  * PROXY header, and clients re-routed when one process is killed.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { once } from "node:events";
 import { RetopyClient } from "../src/client/index.js";
 import { CliProcess, ROOT } from "./cli-process.js";
-import { HaproxyProcess, haproxyInstalled } from "./haproxy-support.js";
+import { HaproxyProcess } from "./haproxy-support.js";
 import { freePort } from "./redis-support.js";
 import { proxyV1 } from "./proxy-support.js";
 import { decodeReplies, type RespValue } from "./resp-decoder.js";
 import { renderReply, resp } from "./wire.js";
+import { selfSignedCertificate } from "./tls-support.js";
 
 const CONFIG = join(ROOT, "deploy", "haproxy.cfg");
+const TLS_CONFIG = join(ROOT, "deploy", "haproxy-tls.cfg");
 const FIXTURE = "test/fixtures/proxy-app.ts";
 const CLIENT_ADDRESS = "127.0.0.2";
 
@@ -70,7 +73,7 @@ async function waitForStatus(stats: string, expected: Record<string, string>): P
   assert.fail(`HAProxy's servers never became ${JSON.stringify(expected)}; last seen ${JSON.stringify(seen)}`);
 }
 
-describe("HAProxy in front of two retopy processes (deploy/haproxy.cfg)", { skip: !haproxyInstalled() && "haproxy is not installed" }, () => {
+describe("HAProxy in front of two retopy processes (deploy/haproxy.cfg)", () => {
   const children: { stop(): void }[] = [];
   const dir = mkdtempSync(join(tmpdir(), "retopy-haproxy-"));
   after(() => {
@@ -146,4 +149,57 @@ describe("HAProxy in front of two retopy processes (deploy/haproxy.cfg)", { skip
       for (const process of retopy) process.kill();
     });
   }
+
+  it("haproxy-tls.cfg: TLS from the client to HAProxy and from HAProxy to retopy, the PROXY header before retopy's handshake", async () => {
+    const certificate = selfSignedCertificate();
+    const pem = join(dir, "haproxy.pem");
+    writeFileSync(pem, Buffer.concat([certificate.cert, certificate.key]));
+    const flags = ["--proxy-protocol", "--tls-cert", certificate.certPath, "--tls-key", certificate.keyPath, "--log-level", "debug"];
+    const retopy = [0, 1].map(() => new CliProcess(["serve", FIXTURE, "--port", "0", ...flags]));
+    for (const process of retopy) children.push({ stop: () => process.kill() });
+    const ports = await Promise.all(retopy.map((process) => process.port()));
+    const frontend = await freePort();
+    const stats = join(dir, "tls.sock");
+    const haproxy = await HaproxyProcess.start(TLS_CONFIG, {
+      RETOPY_BIND: `127.0.0.1:${frontend}`,
+      RETOPY_SERVER_1: `127.0.0.1:${ports[0]}`,
+      RETOPY_SERVER_2: `127.0.0.1:${ports[1]}`,
+      RETOPY_PROXY: "send-proxy-v2",
+      RETOPY_CHECK_INTER: "200ms",
+      RETOPY_CA: certificate.certPath,
+      HAPROXY_CERT: pem,
+      HAPROXY_STATS: stats,
+    }, frontend);
+    children.push(haproxy);
+    await waitForStatus(stats, { "retopy/retopy1": "UP", "retopy/retopy2": "UP" });
+    const reached = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const tcp = connect({ port: frontend, host: "127.0.0.1", localAddress: CLIENT_ADDRESS });
+      const socket = tlsConnect({ socket: tcp, ca: certificate.cert, servername: "localhost" });
+      await once(socket, "secureConnect");
+      let received = Buffer.alloc(0);
+      let decoded: RespValue[] = [];
+      socket.on("data", (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        try {
+          decoded = decodeReplies(received);
+        } catch {
+          // incomplete: more is coming
+        }
+      });
+      socket.write(Buffer.concat([resp("whoami"), resp("INFO", "server")]));
+      const deadline = Date.now() + 10_000;
+      while (decoded.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      const replies = decoded.map(renderReply);
+      assert.equal(replies[0], `${CLIENT_ADDRESS}:${tcp.localPort}`);
+      reached.add(infoField(replies[1]!, "process_id"));
+      socket.destroy();
+    }
+    assert.equal(reached.size, 2, "both processes served");
+    for (const [i, process] of retopy.entries()) {
+      assert.equal(process.logs.filter((line) => String(line.msg).startsWith("connection refused")).length, 0, `process ${i + 1} refused nothing`);
+    }
+    haproxy.stop();
+    for (const process of retopy) process.kill();
+  });
 });
