@@ -96,6 +96,19 @@ describe("a PROXY header names the client", () => {
     assert.equal(server.stats().errorsTotal, 0);
   });
 
+  it("the header and 3,000 pipelined commands in one write (past one read's 64 KiB): every reply, in order", async () => {
+    const { server, port } = await start({ proxyProtocol: true });
+    const raw = await client(port);
+    const count = 3000;
+    const echoes = Array.from({ length: count }, (_, i) => resp("ECHO", `message-${i}-${"x".repeat(20)}`));
+    const bytes = Buffer.concat([proxyV2(A), ...echoes]);
+    assert.ok(bytes.length > 64 * 1024);
+    raw.write(bytes);
+    const replies = (await raw.nextReplies(count, 2, 30_000)).map(renderReply);
+    assert.deepEqual(replies, Array.from({ length: count }, (_, i) => `message-${i}-${"x".repeat(20)}`));
+    assert.equal(server.stats().errorsTotal, 0);
+  });
+
   it("LOCAL (a proxy's own health check) and UNKNOWN keep the socket's address", async () => {
     const { port } = await start({ proxyProtocol: true });
     const local = await client(port);
