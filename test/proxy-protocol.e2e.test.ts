@@ -20,6 +20,11 @@ class Who extends CommandHandler {
   whoami() {
     return `${this.connection.remoteAddress}:${this.connection.remotePort}`;
   }
+
+  @parameter()
+  handshake() {
+    return JSON.stringify(this.connection.header);
+  }
 }
 
 const app = new Application([Who], { authenticate: passwordAuthenticator({ alice: "right" }), authFailureDelay: 0, maxAuthFailures: 0, maxAuthFailuresPerAddress: 2 });
@@ -79,6 +84,14 @@ describe("a PROXY header names the client", () => {
     // Neither header became a handshake line or a command: no error was replied or counted.
     assert.equal(server.stats().errorsTotal, 0);
     assert.equal(server.stats().connectionsRejected, 0);
+  });
+
+  it("handshake line: the line after the PROXY header is the handshake line, not the PROXY header", async () => {
+    const { port } = await start({ proxyProtocol: true, handshake: "line" });
+    const raw = await client(port);
+    raw.write(Buffer.concat([proxyV1(A), Buffer.from("client=abc\r\nhandshake\r\n")]));
+    // The handshake line has no reply of its own: the one line back is the command's.
+    assert.deepEqual(await raw.lines(1), [JSON.stringify({ client: "abc" })]);
   });
 
   it("byte by byte: header and first command arrive one byte per write", async () => {
