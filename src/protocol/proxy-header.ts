@@ -8,7 +8,7 @@
  * cannot start or continue a header, so a client that is not a proxy is told apart on its
  * first byte or so.
  */
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4, isIPv6, SocketAddress } from "node:net";
 
 /** One end of the proxied connection. */
 export interface ProxyEndpoint {
@@ -110,11 +110,24 @@ function parseV1(bytes: Uint8Array): ProxyParse {
   const sourcePort = v1Port(srcPort);
   const destinationPort = v1Port(dstPort);
   if (sourcePort === null || destinationPort === null) return invalid("PROXY v1 port is not a number from 0 to 65535");
+  const written = protocol === "TCP4" ? (a: string) => a : canonicalIPv6;
+  const source = written(src);
+  const destination = written(dst);
+  if (source === null || destination === null) return invalid("PROXY v1 addresses are not IPv6");
   return {
     kind: "header",
     length,
-    header: { version: 1, command: "proxy", source: { address: src, port: sourcePort }, destination: { address: dst, port: destinationPort } },
+    header: { version: 1, command: "proxy", source: { address: source, port: sourcePort }, destination: { address: destination, port: destinationPort } },
   };
+}
+
+/** `2001:DB8:0::1` as a socket would report it (`2001:db8::1`), so one client has one spelling; null if not IPv6 after all. */
+function canonicalIPv6(text: string): string | null {
+  try {
+    return new SocketAddress({ address: text, family: "ipv6" }).address;
+  } catch {
+    return null;
+  }
 }
 
 // ---- version 2 ---------------------------------------------------------------------------
@@ -161,24 +174,13 @@ function formatIPv4(bytes: Uint8Array, at: number): string {
   return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
 }
 
-/** As inet_ntop (and so Node's `remoteAddress`) writes it: lower case, the longest run of zero groups as `::`, IPv4-mapped with a dotted tail. */
+/**
+ * As Node writes a socket's `remoteAddress`: lower case, the longest run of zero groups as
+ * `::`, and IPv4-mapped (and -compatible) addresses with a dotted tail.
+ */
 export function formatIPv6(bytes: Uint8Array, at = 0): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((bytes[at + 2 * i]! << 8) | bytes[at + 2 * i + 1]!);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${formatIPv4(bytes, at + 12)}`;
-  let bestStart = -1;
-  let bestLength = 1; // a single zero group is not shortened
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((bytes[at + 2 * i]! << 8) | bytes[at + 2 * i + 1]!).toString(16));
+  // Eight groups are always an IPv6 address: this cannot be null.
+  return canonicalIPv6(groups.join(":")) ?? groups.join(":");
 }
