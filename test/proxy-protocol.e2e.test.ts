@@ -188,6 +188,18 @@ describe("refusals", () => {
     assert.equal(server.stats().commandCounts.ping, undefined);
   });
 
+  it("a socket that closes before its header (a TCP probe) is logged at debug, not counted", async () => {
+    const { server, port, log } = await start({ proxyProtocol: true });
+    for (const bytes of ["", "PROXY TCP4 1.2"]) {
+      const raw = await client(port);
+      if (bytes) raw.write(bytes);
+      raw.socket.end();
+      await eventually(() => log.filter((l) => l.msg === "closed before its PROXY header").length === (bytes ? 2 : 1), 5000, "the debug line");
+    }
+    assert.equal(server.stats().connectionsRejected, 0);
+    assert.equal(log.filter((l) => l.level >= 40).length, 0);
+  });
+
   it("a flood of bad clients logs a few lines, not one each, and counts every one", async () => {
     const { server, port, log } = await start({ proxyProtocol: true });
     const flood = 40;
