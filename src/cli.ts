@@ -27,6 +27,8 @@ import { isCommonJsFile } from "./module-format.js";
 import { handleProcessFaults } from "./process-faults.js";
 import { parseRedisUrl } from "./redis-url.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
+import { allowList } from "./proxy-protocol.js";
+import { RetopyError } from "./errors.js";
 
 const USAGE = `Usage:
   retopy serve <module> [options]   serve the Application exported by <module>
@@ -51,6 +53,12 @@ Options:
   --handshake <mode>  auto, line or none (default auto, or the module's options)
   --tls-cert <file>   serve TLS with this PEM certificate (chain); needs --tls-key
   --tls-key <file>    the PEM private key of --tls-cert; needs --tls-cert
+  --proxy-protocol    behind HAProxy (send-proxy, send-proxy-v2) or another proxy: every
+                      client must start with a PROXY v1/v2 header, and its address is the
+                      one retopy reports; a socket without one is closed and logged
+  --proxy-protocol-from <list>
+                      accept PROXY headers only from these comma-separated addresses and
+                      CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1 (implies --proxy-protocol)
   --shutdown-timeout <ms>
                       on SIGTERM/SIGINT, how long running commands may finish before
                       connections are cut (default 5000); exit 1 if any were dropped
@@ -244,6 +252,8 @@ interface ServeFlags {
   metrics?: string | undefined;
   redis?: string | undefined;
   "shutdown-timeout"?: string | undefined;
+  "proxy-protocol"?: boolean | undefined;
+  "proxy-protocol-from"?: string | undefined;
 }
 
 /** `--metrics` alone: the port of OpenTelemetry's Prometheus exporter, a fixed one a scrape config can name. */
@@ -306,6 +316,14 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
       throw new CliError(2, `${redisSetting.source}: ${error instanceof Error ? error.message.replace(/^RETOPY_INVALID_OPTION: /, "") : String(error)}`);
     }
   }
+  const proxyFrom = flags["proxy-protocol-from"]?.split(",").map((entry) => entry.trim());
+  if (proxyFrom !== undefined) {
+    try {
+      allowList(proxyFrom);
+    } catch (error) {
+      throw new CliError(2, `--proxy-protocol-from: ${error instanceof RetopyError ? error.message.replace(/^proxyProtocol\.allowFrom: /, "") : String(error)}`);
+    }
+  }
 
   const { app, options } = await loadApplication(specifier);
   // The module's options, overridden by the flags that were actually given.
@@ -319,6 +337,8 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   }
   if (handshake !== undefined) merged.handshake = handshake as RetopyServerOptions["handshake"];
   if (redisSetting) merged.redis = redisSetting.value;
+  if (proxyFrom !== undefined) merged.proxyProtocol = { allowFrom: proxyFrom };
+  else if (flags["proxy-protocol"] && !merged.proxyProtocol) merged.proxyProtocol = true; // keeps the module's allowFrom
   if (inspectPort !== undefined) {
     const fromModule = typeof merged.inspect === "object" ? merged.inspect : {};
     merged.inspect = { ...fromModule, port: inspectPort, host: "127.0.0.1" };
@@ -369,6 +389,8 @@ function parseCommandLine(argv: string[]) {
         metrics: { type: "string" },
         redis: { type: "string" },
         "shutdown-timeout": { type: "string" },
+        "proxy-protocol": { type: "boolean" },
+        "proxy-protocol-from": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },

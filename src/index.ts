@@ -52,6 +52,7 @@ export type { ServerStats } from "./stats.js";
 export type { CommandHookContext, CommandResultContext, ErrorHookContext, HookName, HookResult, Hooks } from "./hooks.js";
 export type { CommandOutcome, CommandStatsEntry } from "./command-stats.js";
 export type { MetricsOptions, MetricsRegistry } from "./metrics-options.js";
+export type { ProxyPeer, ProxyProtocolOptions } from "./proxy-protocol.js";
 export type { LoggerOption, RetopyLoggerOptions } from "./logger.js";
 export { logRedaction } from "./logger.js";
 export { passwordAuthenticator, safeEqual } from "./auth.js";

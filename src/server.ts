@@ -28,6 +28,7 @@ import { checkMetricsOptions, type MetricsOptions, type MetricsRegistry } from "
 import type { CloseReason } from "./protocol/wire.js";
 import { type RedisOption, RedisConnection } from "./redis-connection.js";
 import type { RetopyClient } from "./client/client.js";
+import { type ProxyPeer, type ProxyProtocolOptions, ProxyProtocolGate } from "./proxy-protocol.js";
 
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
@@ -57,6 +58,15 @@ export interface RetopyServerOptions extends LimitOptions {
    * after the connections drained; it reconnects by itself. Default off: nothing is loaded.
    */
   redis?: RedisOption | undefined;
+  /**
+   * Behind a proxy that sends the PROXY protocol (v1 or v2; HAProxy's `send-proxy`,
+   * `send-proxy-v2`): every socket must start with a PROXY header, read before anything
+   * else (before the TLS handshake too), and the connection's `remoteAddress`/`remotePort`
+   * are the client's it names. A socket without a valid header within `proxyHeaderTimeout`
+   * is closed and logged. `{ allowFrom: ["10.0.0.0/8"] }` accepts sockets only from those
+   * addresses or ranges. Default off.
+   */
+  proxyProtocol?: boolean | ProxyProtocolOptions | undefined;
 }
 
 /** The address every `listen()` binds unless told otherwise: loopback only, as the CLI and Fastify do. */
@@ -149,6 +159,8 @@ export class RetopyServer {
   readonly #rejections = new Map<string, number>();
   /** The `redis` option's connection; null when it is off. */
   readonly #redis: RedisConnection | null;
+  /** The `proxyProtocol` option's gate; null when it is off. */
+  readonly #proxy: ProxyProtocolGate | null;
 
   constructor(application: CommandTable, options: RetopyServerOptions = {}) {
     if (!hasApplicationBrand(application)) {
@@ -158,6 +170,7 @@ export class RetopyServer {
     this.logger = createLogger(options.logger);
     const limits = connectionLimits(options);
     this.#maxConnections = limits.maxConnections;
+    this.#proxy = ProxyProtocolGate.fromOption(options.proxyProtocol, limits.proxyHeaderTimeout, this.logger, (reason) => this.#countRefusal(reason));
     const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.logger) } });
     this.#inspection = LiveInspector.fromOption(options.inspect, this.logger);
     this.#metricsOptions = checkMetricsOptions(options.metrics);
@@ -251,11 +264,12 @@ export class RetopyServer {
     }
     let listener: Listener;
     try {
-      listener = new Listener(options.tls, (socket) => this.#accept(socket), this.logger, (handshaking) => {
-        if (!this.#full(handshaking)) return false;
+      const refuse = (waiting: number) => {
+        if (!this.#full(waiting)) return false;
         this.#countRefusal("max_connections");
         return true;
-      });
+      };
+      listener = new Listener(options.tls, (socket, peer) => this.#accept(socket, peer), this.logger, refuse, this.#proxy);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -282,7 +296,10 @@ export class RetopyServer {
           }
           this.#fitConnectionsToFdLimit();
           const address = server.address() as AddressInfo;
-          this.logger.info({ address: address.address, port: address.port, ...(listener.tls && { tls: true }) }, "listening");
+          this.logger.info(
+            { address: address.address, port: address.port, ...(listener.tls && { tls: true }), ...(this.#proxy && { proxyProtocol: true }) },
+            "listening",
+          );
           resolve(address);
         });
       } catch (error) {
@@ -424,7 +441,7 @@ export class RetopyServer {
     return result;
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, peer?: ProxyPeer): void {
     if (this.#closing) {
       socket.destroy();
       return;
@@ -433,7 +450,7 @@ export class RetopyServer {
       this.#reject(socket);
       return;
     }
-    new Connection(socket, this.#services);
+    new Connection(socket, this.#services, peer);
   }
 
   /**
@@ -486,7 +503,7 @@ export class RetopyServer {
   #countRefusal(reason: string): void {
     this.#rejections.set(reason, (this.#rejections.get(reason) ?? 0) + 1);
     this.supervisor.send({ type: "CONNECTION_REJECTED" });
-    if (!this.#atCapacity) {
+    if (reason === "max_connections" && !this.#atCapacity) {
       this.#atCapacity = true;
       this.logger.warn({ maxConnections: this.#maxConnections }, "max number of clients reached; refusing new connections");
     }
