@@ -8,6 +8,7 @@ import type { BoundArguments, ParameterSpec, RawArgument } from "./command-spec.
 import { MissingArgumentError, RetopyError } from "./errors.js";
 import type { ClusterView } from "./cluster/stats-rows.js";
 import type { PubSub } from "./pubsub.js";
+import type { RetopyClient } from "./client/client.js";
 import type { ReplyValue } from "./reply.js";
 import type { ServerStats } from "./stats.js";
 import { WireErrors } from "./protocol/wire-errors.js";
@@ -71,6 +72,12 @@ export interface ServerInfo {
   resetStats(): void;
   /** The server's channels: `this.server.pubsub.publish("news", "hello")`. */
   readonly pubsub: PubSub;
+  /**
+   * The server's Redis connection (the `redis` option, `retopy serve --redis <url>`), shared
+   * by every command: `await this.server.redis.call("INCR", key)`. Throws a RetopyError when
+   * the server has no `redis` option, or before it listens.
+   */
+  readonly redis: RetopyClient;
   /** Under `retopy serve --workers`, the whole server's figures (docs/workers.md); absent in a single process. */
   readonly cluster?: ClusterView | undefined;
 }
