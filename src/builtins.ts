@@ -6,6 +6,8 @@ import { CommandHandler, type HandlerClass } from "./handler.js";
 import { type ReplyValue, type Status, status } from "./reply.js";
 import { asciiLowerCase } from "./client-text.js";
 import { WireErrors } from "./protocol/wire-errors.js";
+import { rowLine } from "./cluster/stats-rows.js";
+import type { ServerStats } from "./stats.js";
 
 /** Commands every connection understands, whatever the application: `quit`. */
 class ProtocolCommands extends CommandHandler {
@@ -42,10 +44,21 @@ class DefaultCommands extends CommandHandler {
     return lines;
   }
 
-  @command({ help: "Counts per command, connections, commands, errors and uptime." })
-  stats(): Map<string, number> {
-    const stats = this.server.stats();
-    const reply = new Map<string, number>();
+  @command({ help: "Counts per command, connections, commands, errors and uptime (under --workers: the whole server, and one row per worker)." })
+  stats(): Map<string, number | string> | Promise<Map<string, number | string>> {
+    const cluster = this.server.cluster;
+    if (!cluster) return this.#statsReply(this.server.stats());
+    return cluster.collect().then(({ totals, rows, workerId }) => {
+      const reply = this.#statsReply(totals);
+      reply.set("workers", rows.length);
+      reply.set("worker_id", workerId);
+      for (const row of rows) reply.set(`worker${row.id}`, rowLine(row));
+      return reply;
+    });
+  }
+
+  #statsReply(stats: ServerStats): Map<string, number | string> {
+    const reply = new Map<string, number | string>();
     for (const definition of this.application.commands) {
       // Own keys only: a command may be called `constructor` or `__proto__`.
       reply.set(definition.name, Object.hasOwn(stats.commandCounts, definition.name) ? stats.commandCounts[definition.name]! : 0);

@@ -15,7 +15,9 @@
  * `machines` prints its diagram to stdout. A module that fails to load prints its stack on
  * stderr after the one-line reason: the stack says where in the module to look.
  */
+import cluster from "node:cluster";
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism, hostname } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -29,6 +31,8 @@ import { parseRedisUrl } from "./redis-url.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
 import { allowList } from "./proxy-protocol.js";
 import { RetopyError } from "./errors.js";
+import type { ClusterMember } from "./cluster/worker.js";
+import type { SchedulingPolicy } from "./cluster/primary.js";
 
 const USAGE = `Usage:
   retopy serve <module> [options]   serve the Application exported by <module>
@@ -69,12 +73,20 @@ Options:
   --redis <url>       connect to Redis for the commands (this.server.redis) before
                       serving: redis://[user:password@]host[:port][/db] or rediss://
                       (default: $REDIS_URL, else none); exit 1 if it cannot be reached
+  --workers <n|auto>  serve from n worker processes (node:cluster) sharing the port; auto:
+                      one per CPU (default: $RETOPY_WORKERS, else 0: one process, no cluster);
+                      SIGHUP reloads them one at a time (docs/workers.md)
+  --schedule <policy> how workers share connections: rr (the primary deals them out in
+                      turn, the default) or none (the kernel picks)
+  --worker-start-timeout <ms>
+                      a worker that does not listen this long after its fork is killed
+                      (default 60000)
   -h, --help          show this help
   -v, --version       print the version
 
 Environment (serve; a flag wins over its variable, an empty variable is unset):
-  PORT, HOST, RETOPY_LOG_LEVEL, RETOPY_LOG_FORMAT, NO_COLOR (pretty logs without colour),
-  REDIS_URL (a password there stays out of ps)
+  PORT, HOST, RETOPY_LOG_LEVEL, RETOPY_LOG_FORMAT, RETOPY_WORKERS, NO_COLOR (pretty logs
+  without colour), REDIS_URL (a password there stays out of ps)
 
 Connect (retopy connect [host:]port [options] [command [args...]]):
   without a command: an interactive shell on a terminal, else one command per stdin line
@@ -86,11 +98,14 @@ Connect (retopy connect [host:]port [options] [command [args...]]):
   (RETOPY_HISTORY=<file>, empty for none)
 
 Machines (retopy machines [<machine>] [--format <format>], to stdout):
-  <machine>           connection (default), supervisor or handler
+  <machine>           connection (default), supervisor, handler or cluster
   --format <format>   mermaid (default), json, stately (Stately Studio source), dot or svg
 `;
 
 const HANDSHAKES = ["auto", "line", "none"];
+const SCHEDULES: readonly SchedulingPolicy[] = ["rr", "none"];
+/** More workers than this is a typo, not a plan. */
+const MAX_WORKERS = 256;
 const TS_EXTENSIONS = [".ts", ".mts", ".cts"];
 
 /**
@@ -142,6 +157,15 @@ function parseMilliseconds(value: string, flag: string): number {
   const ms = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(ms >= 0 && ms <= 2_147_483_647)) throw new CliError(2, `${flag} must be a number of milliseconds, not '${value}'`);
   return ms;
+}
+
+/** `--workers`/RETOPY_WORKERS: a count, `auto` (one per CPU), or 0 for no cluster. */
+function parseWorkers(setting: { value: string; source: string } | undefined): number {
+  if (setting === undefined) return 0;
+  if (setting.value === "auto") return availableParallelism();
+  const n = /^\d+$/.test(setting.value) ? Number(setting.value) : NaN;
+  if (!(n >= 0 && n <= MAX_WORKERS)) throw new CliError(2, `${setting.source} must be auto or an integer from 0 to ${MAX_WORKERS}, not '${setting.value}'`);
+  return n;
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -216,10 +240,12 @@ async function loadApplication(specifier: string): Promise<{ app: Application; o
  * up to `shutdownTimeout` ms): exit 0, or 1 when commands had to be dropped. A second signal
  * means the user is not willing to wait, so exit 1 at once.
  */
-function stopOnSignals(server: RetopyServer, shutdownTimeout: number): void {
+function stopOnSignals(server: RetopyServer, shutdownTimeout: number, member: ClusterMember | null): (signal: string) => void {
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: string) => {
     if (stopping) {
+      // A cluster worker hears its primary's drain and the terminal's ^C both: one drain.
+      if (signal === "drain" || member) return;
       server.logger.warn({ signal }, "second signal; exiting now");
       process.exit(1);
     }
@@ -228,7 +254,10 @@ function stopOnSignals(server: RetopyServer, shutdownTimeout: number): void {
     server.close({ timeout: shutdownTimeout }).then(
       ({ droppedCommands }) => {
         if (droppedCommands > 0) server.logger.error({ droppedCommands }, "shut down with commands dropped");
-        process.exit(droppedCommands > 0 ? 1 : 0);
+        const code = droppedCommands > 0 ? 1 : 0;
+        // A worker's last counts go to the primary first: the whole server's totals keep them.
+        if (member) member.finalReport(() => process.exit(code));
+        else process.exit(code);
       },
       (error: unknown) => {
         server.logger.error({ err: error }, "close failed");
@@ -238,6 +267,7 @@ function stopOnSignals(server: RetopyServer, shutdownTimeout: number): void {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  return onSignal;
 }
 
 interface ServeFlags {
@@ -254,6 +284,9 @@ interface ServeFlags {
   "shutdown-timeout"?: string | undefined;
   "proxy-protocol"?: boolean | undefined;
   "proxy-protocol-from"?: string | undefined;
+  workers?: string | undefined;
+  schedule?: string | undefined;
+  "worker-start-timeout"?: string | undefined;
 }
 
 /** `--metrics` alone: the port of OpenTelemetry's Prometheus exporter, a fixed one a scrape config can name. */
@@ -325,12 +358,41 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     }
   }
 
+  const workers = parseWorkers(fromFlagOrEnv(flags.workers, "--workers", "RETOPY_WORKERS"));
+  const schedule = oneOf("--schedule", flags.schedule ?? "rr", SCHEDULES);
+  const startTimeout = parseMilliseconds(flags["worker-start-timeout"] ?? "60000", "--worker-start-timeout");
+  if ((flags.schedule !== undefined || flags["worker-start-timeout"] !== undefined) && workers === 0) {
+    throw new CliError(2, `${flags.schedule !== undefined ? "--schedule" : "--worker-start-timeout"} needs --workers`);
+  }
+  // Each worker would serve its own figures on the shared port, which is worse than none.
+  if (workers > 0 && metricsPort !== undefined) throw new CliError(2, "--metrics does not work with --workers yet (each worker would answer with its own figures)");
+
+  if (workers > 0 && cluster.isPrimary) {
+    // The primary never loads the module (its state and faults belong to the workers); a
+    // missing file is still worth failing fast for.
+    if (!existsSync(resolve(process.cwd(), specifier))) throw new CliError(1, `cannot find module '${specifier}' (${resolve(process.cwd(), specifier)})`);
+    const { createLogger } = await import("./logger.js");
+    const { runPrimary } = await import("./cluster/primary.js");
+    let logger;
+    try {
+      logger = createLogger({ ...(await cliLoggerOptions(level ?? "info", format, process.stdout.isTTY === true)), base: { pid: process.pid, hostname: hostname(), role: "primary" } });
+    } catch (error) {
+      throw new CliError(1, error instanceof Error ? error.message : String(error));
+    }
+    const inspect = inspectPort === undefined ? undefined : { port: inspectPort, host: "127.0.0.1" };
+    process.exitCode = await runPrimary({ workers, schedule, shutdownTimeout, startTimeout, logger, inspect });
+    process.exit();
+  }
+  const workerId = workers > 0 && cluster.isWorker ? (cluster.worker?.id ?? null) : null;
+
   const { app, options } = await loadApplication(specifier);
   // The module's options, overridden by the flags that were actually given.
   const merged: RetopyServerOptions = { ...options };
   if (level !== undefined || merged.logger === undefined) {
     try {
       merged.logger = await cliLoggerOptions(level ?? "info", format, process.stdout.isTTY === true);
+      // Every worker's line says which worker wrote it.
+      if (workerId !== null) merged.logger = { ...merged.logger, base: { pid: process.pid, hostname: hostname(), worker: workerId } };
     } catch (error) {
       throw new CliError(1, error instanceof Error ? error.message : String(error));
     }
@@ -339,7 +401,9 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   if (redisSetting) merged.redis = redisSetting.value;
   if (proxyFrom !== undefined) merged.proxyProtocol = { allowFrom: proxyFrom };
   else if (flags["proxy-protocol"] && !merged.proxyProtocol) merged.proxyProtocol = true; // keeps the module's allowFrom
-  if (inspectPort !== undefined) {
+  // Under --workers the primary's inspector shows the cluster; a worker's own actors are not inspected.
+  if (workerId !== null) merged.inspect = false;
+  else if (inspectPort !== undefined) {
     const fromModule = typeof merged.inspect === "object" ? merged.inspect : {};
     merged.inspect = { ...fromModule, port: inspectPort, host: "127.0.0.1" };
   }
@@ -354,6 +418,14 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   } catch (error) {
     throw new CliError(1, error instanceof Error ? error.message : String(error));
   }
+  let member: ClusterMember | null = null;
+  let drain: (signal: string) => void = () => undefined;
+  if (workerId !== null) {
+    const { joinCluster } = await import("./cluster/worker.js");
+    // SIGHUP is the primary's (a reload); a terminal's hangup must not kill the workers.
+    process.on("SIGHUP", () => undefined);
+    member = await joinCluster(server, () => drain("drain"));
+  }
   try {
     await server.listen({ port, host, tls });
   } catch (error) {
@@ -364,7 +436,9 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   // A handler's stray rejection is logged and the server goes on; an uncaught exception is
   // logged, the server drains and the process exits 1 (src/process-faults.ts).
   handleProcessFaults(server, { shutdownTimeout });
-  stopOnSignals(server, shutdownTimeout);
+  drain = stopOnSignals(server, shutdownTimeout, member);
+  const bound = server.address();
+  if (member && bound) member.announceListening(bound.port, bound.address);
   // stderr, not stdout: stdout carries only pino's lines (the log has the "inspector listening" line too).
   if (server.inspectorUrl) process.stderr.write(`retopy: inspector at ${server.inspectorUrl} (open it in a browser)\n`);
   const metricsAt = server.metricsAddress();
@@ -391,6 +465,9 @@ function parseCommandLine(argv: string[]) {
         "shutdown-timeout": { type: "string" },
         "proxy-protocol": { type: "boolean" },
         "proxy-protocol-from": { type: "string" },
+        workers: { type: "string" },
+        schedule: { type: "string" },
+        "worker-start-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },

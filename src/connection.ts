@@ -59,6 +59,8 @@ export interface ConnectionServices {
    * connections already gone (the live ones are read from their sockets), and closes by reason.
    */
   readonly counters: { clientIds: number; bytesIn: number; bytesOut: number; closed: Map<CloseReason, number> };
+  /** Under `--workers`: CLIENT IDs from the primary's blocks (src/cluster/id-blocks.ts) instead of `counters.clientIds`. */
+  nextClientId?: (() => number) | undefined;
   /**
    * The decoder of every read that ends on a whole request (src/protocol/request-decoder.ts,
    * `holdsNothing`). A connection whose read leaves a request cut off takes it as its own
@@ -139,7 +141,7 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
   constructor(socket: Socket, services: ConnectionServices, peer?: ProxyPeer) {
     this.#socket = socket;
     this.#services = services;
-    this.clientId = ++services.counters.clientIds;
+    this.clientId = services.nextClientId ? services.nextClientId() : ++services.counters.clientIds;
     this.remoteAddress = peer ? peer.remoteAddress : socket.remoteAddress;
     this.remotePort = peer ? peer.remotePort : socket.remotePort;
     if (this.#limits().idleTimeout > 0) this.#lastActive = Date.now();

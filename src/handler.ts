@@ -6,6 +6,7 @@ import type { CheckedSettings } from "./settings.js";
 import { performLogin } from "./auth.js";
 import type { BoundArguments, ParameterSpec, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
+import type { ClusterView } from "./cluster/stats-rows.js";
 import type { PubSub } from "./pubsub.js";
 import type { RetopyClient } from "./client/client.js";
 import type { ReplyValue } from "./reply.js";
@@ -77,6 +78,8 @@ export interface ServerInfo {
    * the server has no `redis` option, or before it listens.
    */
   readonly redis: RetopyClient;
+  /** Under `retopy serve --workers`, the whole server's figures (docs/workers.md); absent in a single process. */
+  readonly cluster?: ClusterView | undefined;
 }
 
 /** The command being run: its wire name and the raw arguments the client sent after it. */

@@ -29,6 +29,7 @@ import type { CloseReason } from "./protocol/wire.js";
 import { type RedisOption, RedisConnection } from "./redis-connection.js";
 import type { RetopyClient } from "./client/client.js";
 import { type ProxyPeer, type ProxyProtocolOptions, ProxyProtocolGate } from "./proxy-protocol.js";
+import type { ClusterView } from "./cluster/stats-rows.js";
 
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
@@ -186,7 +187,7 @@ export class RetopyServer {
     const handler = this.supervisor.system.get(HANDLER_SYSTEM_ID) as ConnectionServices["handler"] | undefined;
     if (!handler) throw new RetopyError("RETOPY_SERVER_STATE", "the supervisor did not start its handler actor");
     const stats = new StatsBuffer(this.supervisor);
-    const server: ServerInfo = {
+    const server: { -readonly [K in keyof ServerInfo]: ServerInfo[K] } = {
       stats: () => stats.read(),
       commandStats: () => stats.commands.read(true),
       resetStats: () => stats.commands.reset(),
@@ -460,6 +461,26 @@ export class RetopyServer {
   _connect(socket: Socket): Connection {
     if (this.#closing) throw new RetopyError("RETOPY_SERVER_STATE", "the server is closed");
     return new Connection(socket, this.#services);
+  }
+
+  /**
+   * @internal Closes the listening socket only: connections stay as they are. A cluster
+   * worker being replaced stops taking clients a moment before its drain.
+   */
+  _stopAccepting(): void {
+    // No callback: close()'s waits for every connection to end.
+    if (this.#listener?.server.listening) this.#listener.server.close();
+  }
+
+  /**
+   * @internal Makes this server a worker of `retopy serve --workers` (src/cluster/worker.ts):
+   * CLIENT IDs come from `nextClientId`, and `stats`/INFO ask `view` for the whole server.
+   */
+  _joinCluster(view: ClusterView, nextClientId: () => number): ServerInfo {
+    const server = this.#services.server as { cluster?: ClusterView | undefined };
+    server.cluster = view;
+    this.#services.nextClientId = nextClientId;
+    return this.#services.server;
   }
 
   /**

@@ -22,7 +22,7 @@ export interface Exit {
 /** This process's environment without the variables the CLI reads. */
 export function cliFreeEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ["PORT", "HOST", "RETOPY_LOG_LEVEL", "RETOPY_LOG_FORMAT", "NO_COLOR", "REDIS_URL"]) delete env[name];
+  for (const name of ["PORT", "HOST", "RETOPY_LOG_LEVEL", "RETOPY_LOG_FORMAT", "RETOPY_WORKERS", "NO_COLOR", "REDIS_URL"]) delete env[name];
   return env;
 }
 

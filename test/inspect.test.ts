@@ -488,6 +488,23 @@ describe("inspect: retopy serve --inspect", () => {
     await assert.rejects(connectTo("127.0.0.1", Number(new URL(url).port)), /ECONNREFUSED/);
   });
 
+  test("--inspect with --workers: one inspector, in the primary, showing the cluster actor and a row per worker", async () => {
+    const cli = new CliProcess(["serve", "examples/counter.ts", "--port", "0", "--inspect=0", "--workers", "2"]);
+    running.push(cli);
+    await cli.waitForLog("workers listening", 30_000);
+    await cli.waitForStderr("inspector at ");
+    const urls = cli.stderr.match(/inspector at (http:\/\/127\.0\.0\.1:\d+\/)/g) ?? [];
+    assert.equal(urls.length, 1, cli.stderr);
+    const url = /inspector at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stderr)![1]!;
+    const watching = await Viewer.connect(url);
+    viewers.push(watching);
+    await eventually(() => watching.messages.some((m) => m.type === "@xstate.actor" && m.name === "cluster"), 5000, "the cluster actor");
+    const workersOf = (m: Message) => Object.keys((m.snapshot?.context?.workers ?? {}) as object).length;
+    await eventually(() => watching.messages.some((m) => m.snapshot?.value !== undefined && JSON.stringify(m.snapshot.value).includes("running") && workersOf(m) === 2), 5000, "running with two workers");
+    cli.child.kill("SIGTERM");
+    assert.deepEqual(await cli.exit(15_000), { code: 0, signal: null });
+  });
+
   test("--inspect takes no value as any free port, and refuses a bad one", async () => {
     const cli = new CliProcess(["serve", "examples/counter.ts", "--port", "0", "--inspect"]);
     running.push(cli);

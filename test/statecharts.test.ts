@@ -496,7 +496,7 @@ describe("retopy machines (CLI)", () => {
 
   test("an unknown machine, format, flag or an extra argument is a usage error (exit 2)", async () => {
     const cases = [
-      { args: ["machines", "nope"], says: /the machine must be one of connection, supervisor, handler, not 'nope'/ },
+      { args: ["machines", "nope"], says: /the machine must be one of connection, supervisor, handler, cluster, not 'nope'/ },
       { args: ["machines", "connection", "--format", "png"], says: /--format must be one of mermaid, json, stately, svg, dot, not 'png'/ },
       { args: ["machines", "--shape", "x"], says: /Unknown option '--shape'/ },
       { args: ["machines", "connection", "handler"], says: /machines takes one machine, got 2/ },

@@ -236,7 +236,8 @@ export class RedisCompat extends CommandHandler {
         return configGet(args);
       case "resetstat":
         if (args.length !== 0) throw wrongArity("config|resetstat");
-        this.server.resetStats();
+        if (this.server.cluster) this.server.cluster.resetStats();
+        else this.server.resetStats();
         return OK;
       case "set":
       case "rewrite":
@@ -256,15 +257,19 @@ export class RedisCompat extends CommandHandler {
     }
   }
 
-  @parameter({ name: "section", help: "server, clients, memory, persistence, stats, replication, keyspace, commandstats, latencystats, all", variadic: true, default: [] })
+  @parameter({ name: "section", help: "server, clients, memory, persistence, stats, replication, keyspace, commandstats, latencystats, workers (under --workers), all", variadic: true, default: [] })
   @command({ autoHandshake: false, help: "Server facts and counters in Redis's INFO format: INFO [section ...]." })
-  info(): string | Verbatim {
+  info(): string | Verbatim | Promise<string | Verbatim> {
     // What the process is (os, Node version, pid, memory) helps an attacker more than a client.
     const details = this.application.settings.processInfo === "everyone" || this.connection.user !== null;
-    const text = infoText(this.server.stats(), this.server.commandStats(), this.getArguments("section"), details);
+    const sections = this.getArguments("section");
     // A telnet user gets the lines (text mode keeps a Verbatim's line breaks, and only its),
     // without the trailing blank one.
-    return PROTOCOLS[this.connection.protocol].forPeople ? verbatim(text.replace(/\r\n$/, "")) : text;
+    const forPeople = PROTOCOLS[this.connection.protocol].forPeople;
+    const reply = (text: string) => (forPeople ? verbatim(text.replace(/\r\n$/, "")) : text);
+    const cluster = this.server.cluster;
+    if (!cluster) return reply(infoText(this.server.stats(), this.server.commandStats(), sections, details));
+    return cluster.collect().then((whole) => reply(infoText(whole.totals, whole.commands, sections, details, whole)));
   }
 }
 

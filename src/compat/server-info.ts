@@ -9,6 +9,7 @@ import type { ServerStats } from "../stats.js";
 import type { CommandStatsEntry } from "../command-stats.js";
 import { retopyVersion } from "../version.js";
 import { asciiLowerCase } from "../client-text.js";
+import { type ClusterStats, rowLine } from "../cluster/stats-rows.js";
 
 /** What `INFO` reports as `redis_version`: the Redis release whose commands these mimic. */
 const REDIS_VERSION = "7.0.0";
@@ -39,7 +40,13 @@ export function configGet(patterns: readonly string[]): Map<string, ReplyValue> 
  * INFO's text for the sections asked for (none: the default ones), `\r\n` line ends. Without
  * `details`, nothing that describes the process itself: os, Node version, pid, memory.
  */
-export function infoText(stats: ServerStats, commands: readonly CommandStatsEntry[], sectionNames: readonly string[], details: boolean): string {
+export function infoText(
+  stats: ServerStats,
+  commands: readonly CommandStatsEntry[],
+  sectionNames: readonly string[],
+  details: boolean,
+  cluster?: ClusterStats,
+): string {
   const wanted = new Set(sectionNames.map(asciiLowerCase));
   const everything = wanted.has("all") || wanted.has("everything");
   const byDefault = wanted.size === 0 || wanted.has("default") || everything;
@@ -95,6 +102,14 @@ export function infoText(stats: ServerStats, commands: readonly CommandStatsEntr
     ],
     ["Keyspace", true, () => []],
   ];
+  // Under --workers: one `workerN:key=value,...` line per worker, as Redis lists `slaveN:`.
+  if (cluster) {
+    sections.push([
+      "Workers",
+      true,
+      () => [`workers:${cluster.rows.length}`, `worker_id:${cluster.workerId}`, ...cluster.rows.map((row) => `worker${row.id}:${rowLine(row)}`)],
+    ]);
+  }
   const blocks: string[] = [];
   for (const [title, inDefault, lines] of sections) {
     if (!(wanted.has(title.toLowerCase()) || (inDefault ? byDefault : everything))) continue;

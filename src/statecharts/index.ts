@@ -1,4 +1,5 @@
 import type { AnyStateMachine } from "xstate";
+import { clusterMachine } from "../../machines/cluster.machine.js";
 import { connectionMachine } from "../../machines/connection.machine.js";
 import { handlerMachine } from "../../machines/handler.machine.js";
 import { supervisorMachine } from "../../machines/supervisor.machine.js";
@@ -14,7 +15,7 @@ import { walkMachine } from "./walk.js";
  * output is built from the machine object itself, so a picture cannot drift from the code.
  */
 
-export const MACHINE_NAMES = ["connection", "supervisor", "handler"] as const;
+export const MACHINE_NAMES = ["connection", "supervisor", "handler", "cluster"] as const;
 export type MachineName = (typeof MACHINE_NAMES)[number];
 
 export const CHART_FORMATS = ["mermaid", "json", "stately", "svg", "dot"] as const;
@@ -28,6 +29,7 @@ export const MACHINES: Readonly<Record<MachineName, { readonly machine: AnyState
   connection: { machine: connectionMachine, source: "machines/connection.machine.ts" },
   supervisor: { machine: supervisorMachine, source: "machines/supervisor.machine.ts" },
   handler: { machine: handlerMachine, source: "machines/handler.machine.ts" },
+  cluster: { machine: clusterMachine, source: "machines/cluster.machine.ts" },
 };
 
 /** One machine in one format, as text ending in a newline. */
