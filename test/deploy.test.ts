@@ -206,7 +206,10 @@ describe("docs/deployment.md shows the files in deploy/ as they are", () => {
       while (end < guide.length && !guide[end]!.startsWith("```")) end++;
       shown.set(marker[1]!, guide.slice(fence + 1, end).join("\n") + "\n");
     }
-    for (const name of readdirSync(DEPLOY)) {
+    // deploy/kubernetes/ is docs/bigger-deployments.md's (test/kubernetes-manifests.test.ts checks it).
+    for (const entry of readdirSync(DEPLOY, { withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const name = entry.name;
       assert.ok(shown.has(`deploy/${name}`), `docs/deployment.md shows deploy/${name}`);
       assert.equal(shown.get(`deploy/${name}`), read(name), `docs/deployment.md's deploy/${name} is the file`);
     }
