@@ -6,7 +6,7 @@ import type { CheckedSettings } from "./settings.js";
 import { performLogin } from "./auth.js";
 import type { BoundArguments, ParameterSpec, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
-import type { PubSub } from "./pubsub.js";
+import type { PubSub } from "./pubsub/registry.js";
 import type { ReplyValue } from "./reply.js";
 import type { ServerStats } from "./stats.js";
 import { WireErrors } from "./protocol/wire-errors.js";

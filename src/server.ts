@@ -16,7 +16,8 @@ import { RetopyError } from "./errors.js";
 import { type CommandTable, hasApplicationBrand, type ServerInfo } from "./handler.js";
 import type { ConnectionInfo } from "./connection-info.js";
 import { createLogger, type LoggerOption } from "./logger.js";
-import { PubSub } from "./pubsub.js";
+import { PubSub } from "./pubsub/registry.js";
+import { pubsubTransport, type PubSubOption } from "./pubsub/option.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
 import { MAX_CLIENTS_LINE } from "./protocol/wire-errors.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
@@ -48,6 +49,12 @@ export interface RetopyServerOptions extends LimitOptions {
    * serve `GET /metrics` too when the server listens (host 127.0.0.1 by default).
    */
   metrics?: boolean | MetricsOptions | undefined;
+  /**
+   * How pub/sub reaches other processes (docs/pubsub.md): absent for in-process (the
+   * default), a transport object (`new ClusterRelayTransport()` in a node:cluster worker),
+   * or a Redis URL / client options for the Redis transport. `listen()` starts it.
+   */
+  pubsub?: PubSubOption | undefined;
 }
 
 /** The address every `listen()` binds unless told otherwise: loopback only, as the CLI and Fastify do. */
@@ -117,7 +124,9 @@ export class RetopyServer {
   /** The supervisor actor: global counters and the server's running/draining/stopped state. */
   readonly supervisor: Actor<typeof supervisorMachine>;
   /** The server's pub/sub channels, shared by its connections (`this.server.pubsub` in commands). */
-  readonly pubsub = new PubSub();
+  readonly pubsub: PubSub;
+  /** Set once the pub/sub transport has started (a Redis one connects). */
+  #pubsubStarted = false;
   /** The listening socket, made by `listen()` (plain TCP or TLS); null before it and after a failed one. */
   #listener: Listener | null = null;
   readonly #registry = new Map<string, Connection>();
@@ -145,6 +154,7 @@ export class RetopyServer {
     }
     this.application = application;
     this.logger = createLogger(options.logger);
+    this.pubsub = new PubSub(pubsubTransport(options.pubsub), this.logger);
     const limits = connectionLimits(options);
     this.#maxConnections = limits.maxConnections;
     const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.logger) } });
@@ -202,6 +212,13 @@ export class RetopyServer {
     if (this.#listener) return Promise.reject(new RetopyError("RETOPY_SERVER_STATE", "the server is already listening"));
     // The inspector's page and relay first: its address is known when listen() resolves.
     if (this.#inspection && !this.#inspection.started) return this.#inspection.start().then(() => this.listen(options));
+    // The pub/sub transport too: an unreachable Redis fails listen() rather than every PUBLISH.
+    if (!this.#pubsubStarted) {
+      return this.pubsub.transport.start().then(() => {
+        this.#pubsubStarted = true;
+        return this.listen(options);
+      });
+    }
     // The metrics endpoint too: a missing prom-client fails listen(), before any client comes.
     const metricsPort = this.#metricsOptions?.port;
     if (metricsPort !== undefined && this.#metricsHttp === null) {
@@ -383,6 +400,8 @@ export class RetopyServer {
     this.#metricsHttp = null;
     if (metricsHttp) await closeHttp(metricsHttp);
     await this.#inspection?.close();
+    // After the drain: commands still running may have published through it.
+    await this.pubsub.transport.close();
     this.logger.info("server closed");
     return result;
   }

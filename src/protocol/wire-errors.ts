@@ -75,6 +75,14 @@ export const WireErrors = {
   clientInfoInvalid: (key: string) => err(`${key} cannot contain spaces, newlines or special characters.`),
   dbIndexOutOfRange: err("DB index is out of range"),
   configUnsupported: (sub: string) => err(`CONFIG ${echoed(sub).toUpperCase()} is not supported by retopy`),
+
+  // Pub/sub transports (src/pubsub/)
+  /** PUBLISH or PUBSUB while the Redis transport's link is down: nothing was published. */
+  pubsubLinkDown: err("pub/sub is unavailable: the link to Redis is down (nothing was published; try again)"),
+  /** The link dropped with the PUBLISH in flight: Redis may or may not have published it. */
+  pubsubLinkLost: err("pub/sub link to Redis lost during the call: the message may or may not have been published"),
+  /** Redis answered the transport's call with an error of its own. */
+  pubsubRedisError: (message: string) => err(`Redis refused the pub/sub call: ${echoed(message)}`),
 } as const;
 
 /** The line a connection refused at accept gets (written before any protocol is known). */
