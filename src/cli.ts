@@ -26,6 +26,7 @@ import { cliLoggerOptions, fromFlagOrEnv, LOG_FORMATS, LOG_LEVELS, type LogForma
 import { isCommonJsFile } from "./module-format.js";
 import { handleProcessFaults } from "./process-faults.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
+import { parseRedisUrl, type RedisTarget } from "./redis-url.js";
 
 const USAGE = `Usage:
   retopy serve <module> [options]   serve the Application exported by <module>
@@ -57,6 +58,9 @@ Options:
                       on 127.0.0.1 (port 0 or none: any free one) and prints the address
   --metrics[=port]    Prometheus metrics at http://127.0.0.1:<port>/metrics (default port
                       9464; 0: any free one, printed); needs the package prom-client
+  --pubsub <url>      pub/sub through Redis (redis://[[user]:password@]host[:port][/db],
+                      rediss:// for TLS), so every process sharing it shares channels
+                      (docs/pubsub.md); default: in-process
   -h, --help          show this help
   -v, --version       print the version
 
@@ -237,7 +241,17 @@ interface ServeFlags {
   "tls-key"?: string | undefined;
   inspect?: string | undefined;
   metrics?: string | undefined;
+  pubsub?: string | undefined;
   "shutdown-timeout"?: string | undefined;
+}
+
+/** `--pubsub <url>`: the Redis transport's target; a bad URL is a usage error, said without its password. */
+function pubsubFromFlag(url: string): RedisTarget {
+  try {
+    return parseRedisUrl(url);
+  } catch (error) {
+    throw new CliError(2, `--pubsub: ${error instanceof Error ? error.message.replace(/^RETOPY_INVALID_OPTION: /, "") : String(error)}`);
+  }
 }
 
 /** `--metrics` alone: the port of OpenTelemetry's Prometheus exporter, a fixed one a scrape config can name. */
@@ -291,6 +305,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   // `--inspect` alone arrives as "" (see parseCommandLine): any free port.
   const inspectPort = flags.inspect === undefined ? undefined : flags.inspect === "" ? 0 : parsePort(flags.inspect, "--inspect");
   const metricsPort = flags.metrics === undefined ? undefined : flags.metrics === "" ? DEFAULT_METRICS_PORT : parsePort(flags.metrics, "--metrics");
+  const pubsub = flags.pubsub === undefined ? undefined : pubsubFromFlag(flags.pubsub);
 
   const { app, options } = await loadApplication(specifier);
   // The module's options, overridden by the flags that were actually given.
@@ -311,6 +326,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     const fromModule = typeof merged.metrics === "object" ? merged.metrics : {};
     merged.metrics = { ...fromModule, port: metricsPort, host: "127.0.0.1" };
   }
+  if (pubsub !== undefined) merged.pubsub = pubsub;
 
   let server: RetopyServer;
   try {
@@ -350,6 +366,7 @@ function parseCommandLine(argv: string[]) {
         "tls-key": { type: "string" },
         inspect: { type: "string" },
         metrics: { type: "string" },
+        pubsub: { type: "string" },
         "shutdown-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },

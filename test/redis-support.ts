@@ -43,8 +43,9 @@ export interface RedisServer {
   stop(): void;
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
+/** `port`: a given one (to restart a stopped server where its clients expect it); default a free one. */
+export async function startRedisServer(port?: number): Promise<RedisServer> {
+  port ??= await freePort();
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
   const deadline = Date.now() + 10_000;
   for (;;) {
