@@ -9,8 +9,16 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
+import { Application, ClusterRelayTransport, CommandHandler, command, RetopyServer } from "../src/index.js";
 import { connectRedis } from "./redis-support.js";
 import { ROOT } from "./cli-process.js";
+
+class Nothing extends CommandHandler {
+  @command({ help: "Replies 0." })
+  nothing(): number {
+    return 0;
+  }
+}
 
 /** Starts the fixture and resolves with its port, or rejects with its output after 20 s. */
 async function startCluster(): Promise<{ child: ChildProcess; port: number }> {
@@ -172,5 +180,23 @@ describe("pub/sub over the cluster relay (2 node:cluster workers)", () => {
     assert.deepEqual(await survivor.call("pubsub", "numsub", "doomed"), ["doomed", 0]);
     assert.equal(await survivor.call("pubsub", "numpat"), 0);
     assert.deepEqual(await survivor.call("pubsub", "channels"), []);
+  });
+});
+
+describe("the pubsub option, misused", () => {
+  it("the cluster relay outside a node:cluster worker fails listen() and says why", async () => {
+    const server = new RetopyServer(new Application([Nothing]), { logger: false, pubsub: new ClusterRelayTransport() });
+    await assert.rejects(server.listen({ port: 0 }), /node:cluster worker|primary did not answer/);
+    assert.equal(server.address(), null);
+    await server.close();
+  });
+
+  it("a bad URL or shape is refused at construction, without the password", () => {
+    assert.throws(() => new RetopyServer(new Application([Nothing]), { logger: false, pubsub: "http://user:hunter2@host" }), (error: Error) => {
+      assert.match(error.message, /RETOPY_INVALID_OPTION: invalid Redis URL .*the scheme must be redis/);
+      assert.ok(!error.message.includes("hunter2"));
+      return true;
+    });
+    assert.throws(() => new RetopyServer(new Application([Nothing]), { logger: false, pubsub: { port: -1 } }), /pubsub must be a transport/);
   });
 });

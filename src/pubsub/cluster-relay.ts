@@ -84,8 +84,9 @@ export class ClusterRelayTransport implements PubSubTransport {
   }
 
   publish(channel: string, message: ReplyValue): number | Promise<number> {
-    const local = this.#sink!.deliver(channel, message);
+    // Checked before any delivery: a message the relay cannot carry reaches no one.
     const payload = toWire(wireMessage(message, this.name));
+    const local = this.#sink!.deliver(channel, message);
     return this.#request({ retopy: "pubsub:publish", id: this.#id(), channel, ...payload }).then((remote) => local + Number(remote));
   }
 

@@ -71,6 +71,12 @@ export class RedisTransport implements PubSubTransport {
     try {
       subscriber = await RetopyClient.connect({ ...this.#options, reconnect: { ...reconnectOf(this.#options), whileDisconnected: "queue" } });
       const publisher = await RetopyClient.connect({ ...this.#options, reconnect: { ...reconnectOf(this.#options), whileDisconnected: "reject" } });
+      if (this.#closed) {
+        // close() came while connecting: nothing may stay open behind it.
+        subscriber.destroy();
+        publisher.destroy();
+        throw new Error("the server was closed");
+      }
       this.#watch(subscriber, "subscriber");
       this.#watch(publisher, "publisher");
       subscriber.on("pushBuffer", (values: BufferReply[]) => this.#onPush(values));
