@@ -149,6 +149,10 @@ describe("the Redis pub/sub transport", () => {
     const lost = log.lines.filter((line) => line.level === 40 && String(line.msg).startsWith("pub/sub link to Redis lost"));
     assert.ok(lost.some((line) => line.link === "subscriber" && /never arrive here/.test(String(line.msg))), JSON.stringify(lost));
 
+    // A SUBSCRIBE while Redis is down is confirmed at once, and made on Redis once it is back.
+    const latecomer = await connect();
+    assert.equal(await latecomer.subscribe("latecomer"), 1);
+
     redis = await startRedisServer(redisPort);
     const received = next(sub, "message", 1, 15_000);
     await until(async () => {
@@ -159,6 +163,9 @@ describe("the Redis pub/sub transport", () => {
       }
     }, "PUBLISH to reach the resubscribed process");
     assert.deepEqual(await received, [["survivor", "after"]]);
+    const late = next(latecomer, "message", 1, 15_000);
+    await until(async () => ((await pub.publish("latecomer", "welcome")) === 1 ? true : undefined), "the latecomer's SUBSCRIBE to reach Redis");
+    assert.deepEqual((await late)[0], ["latecomer", "welcome"]);
     assert.deepEqual(await redis.client.call("pubsub", "numsub", "survivor"), ["survivor", 1]);
     assert.equal(await redis.client.call("pubsub", "numpat"), 1);
     const back = log.lines.filter((line) => line.level === 40 && String(line.msg).startsWith("pub/sub link to Redis is back"));
