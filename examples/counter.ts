@@ -65,7 +65,7 @@ class CounterHandler extends CommandHandler {
   }
 }
 
-class PingHandler extends CommandHandler {
+export class PingHandler extends CommandHandler {
   @parameter()
   @command({ help: "Returns PONG; tests that the connection is alive." })
   ping(): void {
@@ -73,7 +73,7 @@ class PingHandler extends CommandHandler {
   }
 }
 
-class LoginHandler extends CommandHandler {
+export class LoginHandler extends CommandHandler {
   @parameter()
   @authenticated
   auth_test(): void {

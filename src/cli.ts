@@ -25,8 +25,10 @@ import { type Application, isApplication } from "./application.js";
 import { cliLoggerOptions, fromFlagOrEnv, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./cli-logging.js";
 import { isCommonJsFile } from "./module-format.js";
 import { handleProcessFaults } from "./process-faults.js";
-import { RetopyServer, type RetopyServerOptions } from "./server.js";
 import { parseRedisUrl, type RedisTarget } from "./redis-url.js";
+import { RetopyServer, type RetopyServerOptions } from "./server.js";
+import { allowList } from "./proxy-protocol.js";
+import { RetopyError } from "./errors.js";
 
 const USAGE = `Usage:
   retopy serve <module> [options]   serve the Application exported by <module>
@@ -51,6 +53,12 @@ Options:
   --handshake <mode>  auto, line or none (default auto, or the module's options)
   --tls-cert <file>   serve TLS with this PEM certificate (chain); needs --tls-key
   --tls-key <file>    the PEM private key of --tls-cert; needs --tls-cert
+  --proxy-protocol    behind HAProxy (send-proxy, send-proxy-v2) or another proxy: every
+                      client must start with a PROXY v1/v2 header, and its address is the
+                      one retopy reports; a socket without one is closed and logged
+  --proxy-protocol-from <list>
+                      accept PROXY headers only from these comma-separated addresses and
+                      CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1 (implies --proxy-protocol)
   --shutdown-timeout <ms>
                       on SIGTERM/SIGINT, how long running commands may finish before
                       connections are cut (default 5000); exit 1 if any were dropped
@@ -58,6 +66,9 @@ Options:
                       on 127.0.0.1 (port 0 or none: any free one) and prints the address
   --metrics[=port]    Prometheus metrics at http://127.0.0.1:<port>/metrics (default port
                       9464; 0: any free one, printed); needs the package prom-client
+  --redis <url>       connect to Redis for the commands (this.server.redis) before
+                      serving: redis://[user:password@]host[:port][/db] or rediss://
+                      (default: $REDIS_URL, else none); exit 1 if it cannot be reached
   --pubsub <url>      pub/sub through Redis (redis://[[user]:password@]host[:port][/db],
                       rediss:// for TLS), so every process sharing it shares channels
                       (docs/pubsub.md); default: in-process
@@ -65,7 +76,8 @@ Options:
   -v, --version       print the version
 
 Environment (serve; a flag wins over its variable, an empty variable is unset):
-  PORT, HOST, RETOPY_LOG_LEVEL, RETOPY_LOG_FORMAT, NO_COLOR (pretty logs without colour)
+  PORT, HOST, RETOPY_LOG_LEVEL, RETOPY_LOG_FORMAT, NO_COLOR (pretty logs without colour),
+  REDIS_URL (a password there stays out of ps)
 
 Connect (retopy connect [host:]port [options] [command [args...]]):
   without a command: an interactive shell on a terminal, else one command per stdin line
@@ -241,8 +253,11 @@ interface ServeFlags {
   "tls-key"?: string | undefined;
   inspect?: string | undefined;
   metrics?: string | undefined;
+  redis?: string | undefined;
   pubsub?: string | undefined;
   "shutdown-timeout"?: string | undefined;
+  "proxy-protocol"?: boolean | undefined;
+  "proxy-protocol-from"?: string | undefined;
 }
 
 /** `--pubsub <url>`: the Redis transport's target; a bad URL is a usage error, said without its password. */
@@ -305,6 +320,23 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
   // `--inspect` alone arrives as "" (see parseCommandLine): any free port.
   const inspectPort = flags.inspect === undefined ? undefined : flags.inspect === "" ? 0 : parsePort(flags.inspect, "--inspect");
   const metricsPort = flags.metrics === undefined ? undefined : flags.metrics === "" ? DEFAULT_METRICS_PORT : parsePort(flags.metrics, "--metrics");
+  const redisSetting = fromFlagOrEnv(flags.redis, "--redis", "REDIS_URL");
+  if (redisSetting) {
+    try {
+      parseRedisUrl(redisSetting.value);
+    } catch (error) {
+      // The message masks the password, and names what is wrong.
+      throw new CliError(2, `${redisSetting.source}: ${error instanceof Error ? error.message.replace(/^RETOPY_INVALID_OPTION: /, "") : String(error)}`);
+    }
+  }
+  const proxyFrom = flags["proxy-protocol-from"]?.split(",").map((entry) => entry.trim());
+  if (proxyFrom !== undefined) {
+    try {
+      allowList(proxyFrom);
+    } catch (error) {
+      throw new CliError(2, `--proxy-protocol-from: ${error instanceof RetopyError ? error.message.replace(/^proxyProtocol\.allowFrom: /, "") : String(error)}`);
+    }
+  }
   const pubsub = flags.pubsub === undefined ? undefined : pubsubFromFlag(flags.pubsub);
 
   const { app, options } = await loadApplication(specifier);
@@ -318,6 +350,9 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     }
   }
   if (handshake !== undefined) merged.handshake = handshake as RetopyServerOptions["handshake"];
+  if (redisSetting) merged.redis = redisSetting.value;
+  if (proxyFrom !== undefined) merged.proxyProtocol = { allowFrom: proxyFrom };
+  else if (flags["proxy-protocol"] && !merged.proxyProtocol) merged.proxyProtocol = true; // keeps the module's allowFrom
   if (inspectPort !== undefined) {
     const fromModule = typeof merged.inspect === "object" ? merged.inspect : {};
     merged.inspect = { ...fromModule, port: inspectPort, host: "127.0.0.1" };
@@ -338,7 +373,8 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     await server.listen({ port, host, tls });
   } catch (error) {
     // Node's message already names the address: "listen EADDRINUSE: address already in use 127.0.0.1:8000".
-    throw new CliError(1, error instanceof Error ? error.message : `cannot listen on ${host}:${port}: ${String(error)}`);
+    const from = redisSetting && (error as { code?: unknown } | null)?.code === "RETOPY_REDIS_UNAVAILABLE" ? ` (${redisSetting.source})` : "";
+    throw new CliError(1, error instanceof Error ? `${error.message}${from}` : `cannot listen on ${host}:${port}: ${String(error)}`);
   }
   // A handler's stray rejection is logged and the server goes on; an uncaught exception is
   // logged, the server drains and the process exits 1 (src/process-faults.ts).
@@ -366,8 +402,11 @@ function parseCommandLine(argv: string[]) {
         "tls-key": { type: "string" },
         inspect: { type: "string" },
         metrics: { type: "string" },
+        redis: { type: "string" },
         pubsub: { type: "string" },
         "shutdown-timeout": { type: "string" },
+        "proxy-protocol": { type: "boolean" },
+        "proxy-protocol-from": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },

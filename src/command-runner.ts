@@ -3,6 +3,7 @@ import type { RawArgument } from "./command-spec.js";
 import type { QuitReason } from "../machines/connection.machine.js";
 import { bindArguments } from "./command-spec.js";
 import { performLogin } from "./auth.js";
+import { redisFailureReply } from "./redis-connection.js";
 import { CommandError, CommandTimeoutError, InvalidArgumentError, MissingArgumentError, refuse } from "./errors.js";
 import { type CommandDefinition, type CommandHandler, type CommandTable, REPLIES, type ServerInfo, SKIP_REPLY } from "./handler.js";
 import type { ConnectionInfo } from "./connection-info.js";
@@ -560,6 +561,12 @@ export class CommandRunner {
       const argument = error instanceof InvalidArgumentError || error instanceof MissingArgumentError ? error.argument : undefined;
       this.#host.connection.logger.debug({ command: definition.name, code, argument }, "command refused");
       return { code: typeof code === "string" && ERROR_CODE.test(code) ? code : "ERR", message };
+    }
+    // A call to Redis that got no answer (Redis down, a lost connection) is no bug of the command.
+    const redisFailure = redisFailureReply(error);
+    if (redisFailure !== null) {
+      this.#host.connection.logger.warn({ command: definition.name, reply: redisFailure.message }, "command failed: Redis unavailable");
+      return redisFailure;
     }
     // Anything can be thrown, even a value that cannot be logged or turned into a string:
     // nothing here may throw, or the connection's queue would stall.

@@ -33,6 +33,7 @@ import { type HookName, runHooks } from "./hooks.js";
 import { CommandError } from "./errors.js";
 import { ERROR_CODE } from "./protocol/wire-errors.js";
 import type { WireProtocolSpec } from "./protocol/wire-protocol.js";
+import type { ProxyPeer } from "./proxy-protocol.js";
 
 /** What every connection enforces: the limits (src/limits.ts) and how its first line is read. */
 export interface ConnectionLimits extends Limits {
@@ -134,12 +135,13 @@ export class Connection implements ConnectionInfo, RunnerHost, SocketOutputOwner
   /** While the onConnect hooks run (RunnerHost). */
   opening: Promise<void> | null = null;
 
-  constructor(socket: Socket, services: ConnectionServices) {
+  /** `peer`: the client a PROXY header named (src/proxy-protocol.ts), else the socket's own. */
+  constructor(socket: Socket, services: ConnectionServices, peer?: ProxyPeer) {
     this.#socket = socket;
     this.#services = services;
     this.clientId = ++services.counters.clientIds;
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
+    this.remoteAddress = peer ? peer.remoteAddress : socket.remoteAddress;
+    this.remotePort = peer ? peer.remotePort : socket.remotePort;
     if (this.#limits().idleTimeout > 0) this.#lastActive = Date.now();
     services.registry.set(this.id, this);
 

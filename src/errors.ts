@@ -64,7 +64,9 @@ export type RetopyErrorCode =
   | "RETOPY_INVALID_OPTION"
   | "RETOPY_SERVER_STATE"
   /** An optional feature was used without its optional peer dependencies installed. */
-  | "RETOPY_MISSING_PEER";
+  | "RETOPY_MISSING_PEER"
+  /** The `redis` option's Redis could not be reached (or refused the login) when the server started. */
+  | "RETOPY_REDIS_UNAVAILABLE";
 
 /** A misuse of the API by the application's code (not by a client). */
 export class RetopyError extends Error {

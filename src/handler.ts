@@ -7,6 +7,7 @@ import { performLogin } from "./auth.js";
 import type { BoundArguments, ParameterSpec, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
 import type { PubSub } from "./pubsub/registry.js";
+import type { RetopyClient } from "./client/client.js";
 import type { ReplyValue } from "./reply.js";
 import type { ServerStats } from "./stats.js";
 import { WireErrors } from "./protocol/wire-errors.js";
@@ -70,6 +71,12 @@ export interface ServerInfo {
   resetStats(): void;
   /** The server's channels: `this.server.pubsub.publish("news", "hello")`. */
   readonly pubsub: PubSub;
+  /**
+   * The server's Redis connection (the `redis` option, `retopy serve --redis <url>`), shared
+   * by every command: `await this.server.redis.call("INCR", key)`. Throws a RetopyError when
+   * the server has no `redis` option, or before it listens.
+   */
+  readonly redis: RetopyClient;
 }
 
 /** The command being run: its wire name and the raw arguments the client sent after it. */

@@ -57,6 +57,12 @@ export const LIMITS = {
    * 0 = no limit): a client that never reads, or a subscriber that cannot keep up.
    */
   maxOutputBuffer: { default: 64 * 1024 * 1024, unit: "bytes", zeroIsOff: true },
+  /**
+   * With `proxyProtocol` on: milliseconds a new socket has to send its whole PROXY header
+   * (default 5000; 0 = forever); then it is closed, logged and counted. A proxy sends the
+   * header as soon as it connects, so only a stalled or hostile peer ever waits this long.
+   */
+  proxyHeaderTimeout: { default: 5000, unit: "ms", zeroIsOff: true },
 } as const satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof LIMITS;

@@ -2,6 +2,7 @@ import { createServer as createTcpServer, type Server, type Socket } from "node:
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import type { Logger } from "pino";
 import { RetopyError } from "./errors.js";
+import type { ProxyPeer, ProxyProtocolGate } from "./proxy-protocol.js";
 
 /** Raw sockets are matched to their TLS sockets by address: unique among live TCP connections. */
 function addressKey(socket: Socket): string {
@@ -16,27 +17,48 @@ function addressKey(socket: Socket): string {
  * would: a client stalled mid-handshake would hold `server.close()` until Node's handshake
  * timeout (120 s by default), and Node does not even close the socket when that timeout
  * fires unless a `tlsClientError` listener does.
+ *
+ * With a PROXY protocol gate, each raw socket gives its PROXY header first (before the TLS
+ * handshake, as HAProxy's `send-proxy` to an `ssl` server sends it); `onSocket` receives
+ * the client the header names.
  */
 export class Listener {
   readonly server: Server;
   readonly tls: boolean;
   /** Raw sockets whose TLS handshake has not finished yet, by {@link addressKey}. */
   readonly #handshaking = new Map<string, Socket>();
+  readonly #proxy: ProxyProtocolGate | null;
+  /** The client each raw socket's PROXY header named, by {@link addressKey}, until its TLS handshake is done. */
+  readonly #peers = new Map<string, { raw: Socket; peer: ProxyPeer }>();
 
   /**
    * `refuseHandshake(handshaking)` is asked for each new TLS client, with the number already
    * handshaking: true turns it away before its handshake (it counts toward the server's
-   * `maxConnections`, or stalled handshakes could pile up past it).
+   * `maxConnections`, or stalled handshakes could pile up past it). With `proxy`, sockets
+   * waiting for their PROXY header count too, and are asked about the same way.
    */
   constructor(
     tls: TlsOptions | undefined,
-    onSocket: (socket: Socket) => void,
+    onSocket: (socket: Socket, peer?: ProxyPeer) => void,
     logger: Logger,
     refuseHandshake: (handshaking: number) => boolean = () => false,
+    proxy: ProxyProtocolGate | null = null,
   ) {
     this.tls = tls !== undefined;
+    this.#proxy = proxy;
     if (tls === undefined) {
-      this.server = createTcpServer(onSocket);
+      this.server = proxy
+        ? createTcpServer((raw) => {
+            if (refuseHandshake(this.waiting)) {
+              raw.destroy();
+              return;
+            }
+            proxy.read(raw, (peer) => {
+              onSocket(raw, peer);
+              raw.resume(); // the gate left it paused, its remainder unshifted
+            });
+          })
+        : createTcpServer(onSocket);
       return;
     }
     if (typeof tls !== "object" || tls === null) {
@@ -49,12 +71,15 @@ export class Listener {
     let server: Server;
     try {
       server = createTlsServer(tls, (socket) => {
-        this.#handshaking.delete(addressKey(socket));
+        const key = addressKey(socket);
+        this.#handshaking.delete(key);
+        const proxied = this.#peers.get(key);
+        this.#peers.delete(key);
         // A client-initiated renegotiation costs the server a full handshake each time, and
         // nothing of ours needs one (TLS 1.3 has none at all): refuse it outright. Node then
         // emits an error on the socket, and the connection closes it.
         socket.disableRenegotiation();
-        onSocket(socket);
+        onSocket(socket, proxied?.peer);
       });
     } catch (error) {
       // OpenSSL's reason, e.g. "error:1E08010C:DECODER routines::unsupported" for a bad PEM.
@@ -77,12 +102,38 @@ export class Listener {
       logger.debug({ err: error, remoteAddress: socket.remoteAddress }, "tls client error");
       socket.destroy();
     });
-    this.server = server;
+    if (!proxy) {
+      this.server = server;
+      return;
+    }
+    // TCP listens; each socket reaches the TLS server (which never listens) after its header.
+    const tlsServer = server;
+    this.server = createTcpServer((raw) => {
+      if (refuseHandshake(this.waiting)) {
+        raw.destroy();
+        return;
+      }
+      proxy.read(raw, (peer) => {
+        const key = addressKey(raw);
+        this.#peers.set(key, { raw, peer });
+        raw.once("close", () => {
+          if (this.#peers.get(key)?.raw === raw) this.#peers.delete(key);
+        });
+        // Node's TLS server takes the paused socket and reads what the gate unshifted first.
+        tlsServer.emit("connection", raw);
+      });
+    });
   }
 
-  /** Cuts every client still in its TLS handshake; they have no commands to finish. */
+  /** Clients not yet connections: in their TLS handshake, or waiting for their PROXY header. */
+  get waiting(): number {
+    return this.#handshaking.size + (this.#proxy?.waiting ?? 0);
+  }
+
+  /** Cuts every client still in its TLS handshake or PROXY header; they have no commands to finish. */
   cutHandshakes(): void {
     for (const raw of this.#handshaking.values()) raw.destroy();
     this.#handshaking.clear();
+    this.#proxy?.cutWaiting();
   }
 }

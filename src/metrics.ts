@@ -93,7 +93,7 @@ export async function createMetricsRegistry(source: MetricsSource, options: Metr
   });
   new prom.Counter({
     name: "retopy_connections_rejected_total",
-    help: "Clients turned away before becoming connections, by reason (max_connections).",
+    help: "Clients turned away before becoming connections, by reason (max_connections, proxy_protocol).",
     labelNames: ["reason"],
     registers: [registry],
     collect() {

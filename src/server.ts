@@ -27,6 +27,9 @@ import type { Server as HttpServer } from "node:http";
 import { createMetricsRegistry, type MetricsSource, serveMetrics } from "./metrics.js";
 import { checkMetricsOptions, type MetricsOptions, type MetricsRegistry } from "./metrics-options.js";
 import type { CloseReason } from "./protocol/wire.js";
+import { type RedisOption, RedisConnection } from "./redis-connection.js";
+import type { RetopyClient } from "./client/client.js";
+import { type ProxyPeer, type ProxyProtocolOptions, ProxyProtocolGate } from "./proxy-protocol.js";
 
 /** The server's options: every limit of src/limits.ts (see `LIMITS` for each), and these. */
 export interface RetopyServerOptions extends LimitOptions {
@@ -49,6 +52,22 @@ export interface RetopyServerOptions extends LimitOptions {
    * serve `GET /metrics` too when the server listens (host 127.0.0.1 by default).
    */
   metrics?: boolean | MetricsOptions | undefined;
+  /**
+   * A Redis connection the server manages for its commands (`this.server.redis`): a
+   * `redis://[user:password@]host[:port][/db]` (or `rediss://`) URL, or client options. `listen()`
+   * connects before it resolves (and fails if Redis cannot be reached); `close()` closes it
+   * after the connections drained; it reconnects by itself. Default off: nothing is loaded.
+   */
+  redis?: RedisOption | undefined;
+  /**
+   * Behind a proxy that sends the PROXY protocol (v1 or v2; HAProxy's `send-proxy`,
+   * `send-proxy-v2`): every socket must start with a PROXY header, read before anything
+   * else (before the TLS handshake too), and the connection's `remoteAddress`/`remotePort`
+   * are the client's it names. A socket without a valid header within `proxyHeaderTimeout`
+   * is closed and logged. `{ allowFrom: ["10.0.0.0/8"] }` accepts sockets only from those
+   * addresses or ranges. Default off.
+   */
+  proxyProtocol?: boolean | ProxyProtocolOptions | undefined;
   /**
    * How pub/sub reaches other processes (docs/pubsub.md): absent for in-process (the
    * default), a transport object (`new ClusterRelayTransport()` in a node:cluster worker),
@@ -147,6 +166,10 @@ export class RetopyServer {
   #metricsHttp: HttpServer | null = null;
   /** Clients turned away before becoming connections, by reason. */
   readonly #rejections = new Map<string, number>();
+  /** The `redis` option's connection; null when it is off. */
+  readonly #redis: RedisConnection | null;
+  /** The `proxyProtocol` option's gate; null when it is off. */
+  readonly #proxy: ProxyProtocolGate | null;
 
   constructor(application: CommandTable, options: RetopyServerOptions = {}) {
     if (!hasApplicationBrand(application)) {
@@ -157,9 +180,11 @@ export class RetopyServer {
     this.pubsub = new PubSub(pubsubTransport(options.pubsub), this.logger);
     const limits = connectionLimits(options);
     this.#maxConnections = limits.maxConnections;
+    this.#proxy = ProxyProtocolGate.fromOption(options.proxyProtocol, limits.proxyHeaderTimeout, this.logger, (reason) => this.#countRefusal(reason));
     const supervisor = supervisorMachine.provide({ actors: { handler: createHandlerActor(this.logger) } });
     this.#inspection = LiveInspector.fromOption(options.inspect, this.logger);
     this.#metricsOptions = checkMetricsOptions(options.metrics);
+    const redis = (this.#redis = RedisConnection.fromOption(options.redis, this.logger));
     this.supervisor = createActor(supervisor, {
       id: "supervisor",
       input: { startedAt: Date.now() },
@@ -176,6 +201,12 @@ export class RetopyServer {
       commandStats: () => stats.commands.read(true),
       resetStats: () => stats.commands.reset(),
       pubsub: this.pubsub,
+      get redis(): RetopyClient {
+        if (redis === null) {
+          throw new RetopyError("RETOPY_INVALID_OPTION", "this.server.redis needs the server's `redis` option (a redis:// URL), or `retopy serve --redis <url>`");
+        }
+        return redis.client;
+      },
     };
     this.#services = {
       application,
@@ -214,9 +245,18 @@ export class RetopyServer {
     if (this.#inspection && !this.#inspection.started) return this.#inspection.start().then(() => this.listen(options));
     // The pub/sub transport too: an unreachable Redis fails listen() rather than every PUBLISH.
     if (!this.#pubsubStarted) {
-      return this.pubsub.transport.start().then(() => {
+      const transport = this.pubsub.transport;
+      return transport.start().then(() => {
         this.#pubsubStarted = true;
-        return this.listen(options);
+        return this.listen(options).catch(async (error: unknown) => {
+          // Not listening after all: its links to Redis would hold the process open. A second
+          // listen() refused because the first listens leaves them to the first.
+          if (this.#listener === null && !this.#closing && this.#pubsubStarted) {
+            this.#pubsubStarted = false;
+            await transport.close();
+          }
+          throw error;
+        });
       });
     }
     // The metrics endpoint too: a missing prom-client fails listen(), before any client comes.
@@ -236,13 +276,26 @@ export class RetopyServer {
           });
         });
     }
+    // Redis before the port: no client is served by a server that cannot reach its state.
+    const redis = this.#redis;
+    if (redis !== null && !redis.isOpen) {
+      return redis.open().then(() =>
+        this.listen(options).catch(async (error: unknown) => {
+          // Not listening after all (and not closing, which closes it): a retried listen() connects again.
+          // A second listen() refused because the first listens must leave the first its connection.
+          if (this.#listener === null && !this.#closing) await redis.release();
+          throw error;
+        }),
+      );
+    }
     let listener: Listener;
     try {
-      listener = new Listener(options.tls, (socket) => this.#accept(socket), this.logger, (handshaking) => {
-        if (!this.#full(handshaking)) return false;
+      const refuse = (waiting: number) => {
+        if (!this.#full(waiting)) return false;
         this.#countRefusal("max_connections");
         return true;
-      });
+      };
+      listener = new Listener(options.tls, (socket, peer) => this.#accept(socket, peer), this.logger, refuse, this.#proxy);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -269,7 +322,10 @@ export class RetopyServer {
           }
           this.#fitConnectionsToFdLimit();
           const address = server.address() as AddressInfo;
-          this.logger.info({ address: address.address, port: address.port, ...(listener.tls && { tls: true }) }, "listening");
+          this.logger.info(
+            { address: address.address, port: address.port, ...(listener.tls && { tls: true }), ...(this.#proxy && { proxyProtocol: true }) },
+            "listening",
+          );
           resolve(address);
         });
       } catch (error) {
@@ -296,6 +352,11 @@ export class RetopyServer {
 
   stats(): ServerStats {
     return this.#services.server.stats();
+  }
+
+  /** The `redis` option's client, as commands see it (`this.server.redis`); throws without that option or before `listen()`. */
+  get redis(): RetopyClient {
+    return this.#services.server.redis;
   }
 
   /**
@@ -395,6 +456,8 @@ export class RetopyServer {
       await drained;
     }
     clearTimeout(timer);
+    // After the drain: the commands that finished were still using it.
+    await this.#redis?.close();
     await listenerClosed;
     const metricsHttp = this.#metricsHttp;
     this.#metricsHttp = null;
@@ -406,7 +469,7 @@ export class RetopyServer {
     return result;
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, peer?: ProxyPeer): void {
     if (this.#closing) {
       socket.destroy();
       return;
@@ -415,7 +478,7 @@ export class RetopyServer {
       this.#reject(socket);
       return;
     }
-    new Connection(socket, this.#services);
+    new Connection(socket, this.#services, peer);
   }
 
   /**
@@ -468,7 +531,7 @@ export class RetopyServer {
   #countRefusal(reason: string): void {
     this.#rejections.set(reason, (this.#rejections.get(reason) ?? 0) + 1);
     this.supervisor.send({ type: "CONNECTION_REJECTED" });
-    if (!this.#atCapacity) {
+    if (reason === "max_connections" && !this.#atCapacity) {
       this.#atCapacity = true;
       this.logger.warn({ maxConnections: this.#maxConnections }, "max number of clients reached; refusing new connections");
     }

@@ -10,7 +10,7 @@ export interface ServerStats {
   readonly uptimeSeconds: number;
   readonly connectionsCurrent: number;
   readonly connectionsTotal: number;
-  /** Connections refused because `maxConnections` were open. */
+  /** Clients turned away before becoming connections: at `maxConnections`, or (with `proxyProtocol`) without a valid PROXY header. */
   readonly connectionsRejected: number;
   readonly commandsTotal: number;
   readonly errorsTotal: number;

@@ -22,7 +22,7 @@ export interface Exit {
 /** This process's environment without the variables the CLI reads. */
 export function cliFreeEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ["PORT", "HOST", "RETOPY_LOG_LEVEL", "RETOPY_LOG_FORMAT", "NO_COLOR"]) delete env[name];
+  for (const name of ["PORT", "HOST", "RETOPY_LOG_LEVEL", "RETOPY_LOG_FORMAT", "NO_COLOR", "REDIS_URL"]) delete env[name];
   return env;
 }
 
@@ -35,7 +35,7 @@ export class CliProcess {
   /**
    * `openFileLimit`: run it under `ulimit -n` of that many descriptors (through bash).
    * `env`: variables added to this process's environment, from which the CLI's own
-   * (PORT, HOST, RETOPY_LOG_*, NO_COLOR) are removed first, so a developer's shell cannot
+   * (PORT, HOST, RETOPY_LOG_*, NO_COLOR, REDIS_URL) are removed first, so a developer's shell cannot
    * change what a test sees.
    */
   constructor(args: readonly string[], options: { openFileLimit?: number; env?: Readonly<Record<string, string>> } = {}) {

@@ -73,7 +73,7 @@ function start() {
   const host: RunnerHost = {
     application,
     connection,
-    server: { stats: () => stats.read(), commandStats: () => stats.commands.read(true), resetStats: () => stats.commands.reset(), pubsub: new PubSub() },
+    server: { stats: () => stats.read(), commandStats: () => stats.commands.read(true), resetStats: () => stats.commands.reset(), pubsub: new PubSub(), get redis(): never { throw new Error("no redis in this test") } },
     stats,
     opening: null,
     encoder: PROTOCOLS.text.encoder,

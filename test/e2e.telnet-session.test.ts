@@ -13,17 +13,10 @@ import assert from "node:assert/strict";
 import { RetopyServer } from "retopy";
 import { app } from "../examples/counter.js";
 import { rawLength, type TextClient, useTestBed } from "./support.js";
+import { SEED_SESSION } from "./seed-session.js";
 
 /** The session as the README shows it: what is typed, and what the server answers. */
-const SESSION: ReadonlyArray<readonly [line: string, reply: string | null]> = [
-  ["header line", null],
-  ["increment a", "1"],
-  ["increment a", "2"],
-  ["increment b", "1"],
-  ["increment a", "3"],
-  ["rem a", "+OK"],
-  ["get a", "-ERR a Not found"],
-];
+const SESSION = SEED_SESSION;
 
 const EXPECTED_BYTES = "1\r\n2\r\n1\r\n3\r\n+OK\r\n-ERR a Not found\r\n";
 const SESSION_BYTES = SESSION.map(([line]) => `${line}\r\n`).join("");

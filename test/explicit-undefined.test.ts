@@ -5,6 +5,8 @@
  * test/consumer.test.ts compiles such code; this runs it, over real TCP.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, describe, it } from "node:test";
 import { Application, RetopyServer } from "../src/index.js";
 import { LIMITS } from "../src/limits.js";
@@ -36,7 +38,7 @@ describe("options given as undefined are options left out", () => {
       { params: [{ name: "name", type: undefined, help: undefined, default: undefined, variadic: undefined }], help: undefined, authenticated: undefined, timeout: undefined },
       (handler) => `hello ${handler.getArgument<string>("name")}`,
     );
-    const server = new RetopyServer(app, { ...limits, logger: false, handshake: undefined, inspect: undefined });
+    const server = new RetopyServer(app, { ...limits, logger: false, handshake: undefined, inspect: undefined, proxyProtocol: undefined });
     servers.push(server);
     const address = await server.listen({ port: 0, host: undefined, tls: undefined });
     assert.equal(address.address, "127.0.0.1");
@@ -61,5 +63,18 @@ describe("options given as undefined are options left out", () => {
     // The built-in commands are there (defaultHandlers), and the parameter is still required (no default).
     assert.match(JSON.stringify(await client.call("commands")), /greet/);
     await assert.rejects(client.call("greet"), /missing argument 'name'/);
+  });
+
+  it("proxyProtocol: { allowFrom: undefined } accepts a PROXY header from any source", async () => {
+    const server = new RetopyServer(new Application([]), { logger: false, proxyProtocol: { allowFrom: undefined } });
+    servers.push(server);
+    const { port } = await server.listen({ port: 0 });
+    const socket = connect({ port, host: "127.0.0.1" });
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    socket.write("PROXY TCP4 192.0.2.9 192.0.2.1 4000 6379\r\n*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n");
+    await once(socket, "data");
+    socket.destroy();
+    assert.match(received, /addr=192\.0\.2\.9:4000 /);
   });
 });

@@ -153,7 +153,7 @@ describe("the Redis pub/sub transport", () => {
     const latecomer = await connect();
     assert.equal(await latecomer.subscribe("latecomer"), 1);
 
-    redis = await startRedisServer(redisPort);
+    redis = await startRedisServer({ port: redisPort });
     const received = next(sub, "message", 1, 15_000);
     await until(async () => {
       try {
@@ -173,6 +173,25 @@ describe("the Redis pub/sub transport", () => {
     assert.ok(!JSON.stringify(log.lines).includes("Internal Server Error"));
     await sub.unsubscribe("survivor");
     await sub.punsubscribe("surv*");
+  });
+
+  it("a listen() that fails on its port closes the links to Redis, and a retry opens them again", async () => {
+    const clientsOnRedis = async () => String(await redis.client.call("client", "list")).trim().split("\n").length;
+    const before = await clientsOnRedis();
+    const second = new RetopyServer(new Application([Basics]), { logger: false, pubsub: `redis://127.0.0.1:${redisPort}` });
+    await assert.rejects(second.listen({ port, host: "127.0.0.1" }), /EADDRINUSE/);
+    await until(async () => ((await clientsOnRedis()) === before ? true : undefined), "the failed server's links to close", 5000);
+    const { port: retried } = await second.listen({ port: 0 });
+    const sub = await connectRedis(retried, { protocol: 2 });
+    try {
+      assert.equal(await sub.subscribe("retry"), 1);
+      const got = next(sub, "message", 1);
+      assert.equal(await redis.client.publish("retry", "works"), 1);
+      assert.deepEqual(await got, [["retry", "works"]]);
+    } finally {
+      sub.disconnect();
+      await second.close();
+    }
   });
 
   it("listen() fails with a clear error when Redis cannot be reached, and holds nothing open", async () => {

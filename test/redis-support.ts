@@ -37,21 +37,27 @@ export async function freePort(): Promise<number> {
 
 /** A real redis-server on a free port of 127.0.0.1 (no persistence), and an ioredis client to it. */
 export interface RedisServer {
+  readonly port: number;
   readonly process: ChildProcess;
   readonly client: Redis;
   /** Disconnects the client and stops the server. */
   stop(): void;
 }
 
-/** `port`: a given one (to restart a stopped server where its clients expect it); default a free one. */
-export async function startRedisServer(port?: number): Promise<RedisServer> {
-  port ??= await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+/**
+ * `port`: a given one (to restart a stopped server where its clients look for it), else a free
+ * one; `password`: started with `--requirepass` (the helper's own client logs in with it).
+ */
+export async function startRedisServer(options: { port?: number; password?: string } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
+  const auth = options.password === undefined ? [] : ["--requirepass", options.password];
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...auth], { stdio: "ignore" });
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      const client = await connectRedis(port);
+      const client = await connectRedis(port, options.password === undefined ? {} : { password: options.password });
       return {
+        port,
         process: child,
         client,
         stop: () => {

@@ -14,6 +14,8 @@ export interface RetopyClientOptions {
   /** Logs in at connect (user defaults to `default`). */
   user?: string | undefined;
   password?: string | undefined;
+  /** Selects this database (SELECT) at connect and after each reconnect, as redis-cli `-n` does; default 0 (no SELECT sent). */
+  db?: number | undefined;
   /** Names the connection (HELLO SETNAME / CLIENT SETNAME). */
   name?: string | undefined;
   /** A retopy handshake line of `key=value` tokens, sent first (with `proto=` added). */

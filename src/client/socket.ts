@@ -124,7 +124,7 @@ export interface Greeting {
   docs: Reply | undefined;
 }
 
-/** The header line, then HELLO (or AUTH / CLIENT SETNAME), then COMMAND DOCS if asked: at connect and after each reconnect. */
+/** The header line, then HELLO (or AUTH / CLIENT SETNAME), SELECT for a `db`, then COMMAND DOCS if asked: at connect and after each reconnect. */
 export async function handshake(socket: ClientSocket, options: RetopyClientOptions, send: Send): Promise<Greeting> {
   const protocol = options.protocol ?? "resp3";
   if (options.header) socket.write(formatHeader(Object.entries({ proto: protocol, ...options.header })));
@@ -139,6 +139,10 @@ export async function handshake(socket: ClientSocket, options: RetopyClientOptio
     if (options.password !== undefined) calls.push({ args: ["AUTH", user, options.password], buffers: false });
     if (options.name !== undefined) calls.push({ args: ["CLIENT", "SETNAME", options.name], buffers: false });
   }
+  // A reconnect lands on database 0 again: SELECT is part of every handshake, not of connect only.
+  const db = options.db ?? 0;
+  if (!Number.isInteger(db) || db < 0) throw new ClientError("CONNECT", `db must be a database number (an integer from 0), not ${String(db)}`);
+  if (db !== 0) calls.push({ args: ["SELECT", String(db)], buffers: false });
   if (options.describe) calls.push({ args: ["COMMAND", "DOCS"], buffers: false });
   const replies = (await Promise.all(send(calls))) as Reply[];
   return { hello: protocol === "resp3" ? replies[0] : undefined, docs: options.describe ? replies[replies.length - 1] : undefined };

@@ -76,6 +76,12 @@ export const WireErrors = {
   dbIndexOutOfRange: err("DB index is out of range"),
   configUnsupported: (sub: string) => err(`CONFIG ${echoed(sub).toUpperCase()} is not supported by retopy`),
 
+  // The server's managed Redis connection (the `redis` option, src/redis-connection.ts)
+  /** A command's call to Redis failed without an answer from Redis; whether it took effect is in the wording. */
+  redisNotSent: err("Redis is unavailable: the command did not reach it; try again later"),
+  redisMaybeRan: err("Redis connection lost during the command: it may or may not have taken effect"),
+  redisNoAnswer: err("Redis did not answer in time: the command may or may not have taken effect"),
+
   // Pub/sub transports (src/pubsub/)
   /** PUBLISH or PUBSUB while the Redis transport's link is down: nothing was published. */
   pubsubLinkDown: err("pub/sub is unavailable: the link to Redis is down (nothing was published; try again)"),

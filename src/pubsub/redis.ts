@@ -67,6 +67,7 @@ export class RedisTransport implements PubSubTransport {
   }
 
   async #start(): Promise<void> {
+    this.#closed = false;
     let subscriber: RetopyClient | null = null;
     try {
       subscriber = await RetopyClient.connect({ ...this.#options, reconnect: { ...reconnectOf(this.#options), whileDisconnected: "queue" } });
@@ -94,6 +95,7 @@ export class RedisTransport implements PubSubTransport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#starting = null; // a server whose listen() failed may start it again
     const clients = [this.#subscriber, this.#publisher];
     this.#subscriber = this.#publisher = null;
     await Promise.all(clients.map((client) => client?.close()));
