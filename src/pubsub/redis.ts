@@ -13,8 +13,10 @@
  * that is gone. Both are logged at warn, when the link drops and when it is back.
  */
 import type { Logger } from "pino";
-import { RetopyClient } from "../client/client.js";
-import { ClientError, type ReconnectingEvent } from "../client/index.js";
+// Types only: the client module is loaded by start(), so a server without this transport never loads it.
+import type { RetopyClient } from "../client/client.js";
+import { ClientError } from "../client/errors.js";
+import type { ReconnectingEvent } from "../client/reconnect.js";
 import type { RetopyClientOptions } from "../client/options.js";
 import type { BufferReply, Reply } from "../client/reply.js";
 import { ReplyError } from "../protocol/resp-reader.js";
@@ -70,6 +72,7 @@ export class RedisTransport implements PubSubTransport {
     this.#closed = false;
     let subscriber: RetopyClient | null = null;
     try {
+      const { RetopyClient } = await import("../client/client.js");
       subscriber = await RetopyClient.connect({ ...this.#options, reconnect: { ...reconnectOf(this.#options), whileDisconnected: "queue" } });
       const publisher = await RetopyClient.connect({ ...this.#options, reconnect: { ...reconnectOf(this.#options), whileDisconnected: "reject" } });
       if (this.#closed) {
