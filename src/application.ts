@@ -31,7 +31,7 @@ export type HandlerEntry =
   | readonly [HandlerClass, Readonly<Record<string, unknown>>];
 
 /** Built-ins that need a login by default once the application can log anyone in. */
-const LOGIN_BY_DEFAULT: ReadonlySet<string> = new Set(["subscribe", "publish", "pubsub"]);
+const LOGIN_BY_DEFAULT: ReadonlySet<string> = new Set(["subscribe", "psubscribe", "publish", "pubsub"]);
 
 /** The names `redisCommands` may list: every command of the Redis compatibility set. */
 function redisCommandNames(): string[] {

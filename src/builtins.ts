@@ -1,10 +1,10 @@
 import { RedisPingEcho } from "./compat/ping-echo.js";
 import { RedisCompat } from "./compat/redis-compat.js";
 import { command, parameter } from "./decorators.js";
-import { CommandError, refuse } from "./errors.js";
+import { refuse } from "./errors.js";
 import { CommandHandler, type HandlerClass } from "./handler.js";
-import { type ReplyValue, type Status, status } from "./reply.js";
-import { asciiLowerCase } from "./client-text.js";
+import { type Status, status } from "./reply.js";
+import { PubSubCommands } from "./pubsub/commands.js";
 import { WireErrors } from "./protocol/wire-errors.js";
 import { rowLine } from "./cluster/stats-rows.js";
 import type { ServerStats } from "./stats.js";
@@ -71,87 +71,6 @@ class DefaultCommands extends CommandHandler {
     reply.set("uptime_seconds", stats.uptimeSeconds);
     return reply;
   }
-}
-
-/**
- * Redis's publish/subscribe commands on the server's `PubSub`, mounted with the built-ins.
- * SUBSCRIBE and UNSUBSCRIBE answer with one push per channel and no reply of their own
- * (`skipReply()`), as Redis does: `>3 subscribe news 1` in RESP3, the same array in RESP2,
- * the line `subscribe news 1` in text mode. Unlike Redis in RESP2, a subscribed connection
- * may still run every command (a telnet user keeps chatting after `subscribe`).
- */
-class PubSubCommands extends CommandHandler {
-  @parameter({ name: "channel", help: "a channel to receive the messages of", variadic: true })
-  @command({ help: "Subscribes to channels; pushes `subscribe <channel> <count>` for each, then every message published to them." })
-  subscribe(): void {
-    const { pubsub } = this.server;
-    for (const channel of this.getArguments("channel")) {
-      this.connection.push("subscribe", channel, pubsub.subscribe(this.connection, channel));
-    }
-    this.skipReply();
-  }
-
-  @parameter({ name: "channel", help: "channels to leave; none leaves every channel", variadic: true, default: [] })
-  @command({ help: "Unsubscribes from channels (all without arguments); pushes `unsubscribe <channel> <count>` for each." })
-  unsubscribe(): void {
-    const { pubsub } = this.server;
-    const channels = this.getArguments("channel");
-    if (channels.length > 0) {
-      for (const channel of channels) this.connection.push("unsubscribe", channel, pubsub.unsubscribe(this.connection, channel));
-    } else {
-      const left = pubsub.unsubscribeAll(this.connection);
-      // Redis answers an UNSUBSCRIBE of nothing with a null channel and a count of 0.
-      if (left.length === 0) this.connection.push("unsubscribe", null, 0);
-      left.forEach((channel, i) => this.connection.push("unsubscribe", channel, left.length - 1 - i));
-    }
-    this.skipReply();
-  }
-
-  @parameter({ name: "channel", help: "the channel to publish to" })
-  @parameter({ name: "message", help: "the message; binary-safe over RESP" })
-  @command({ help: "Posts a message to a channel; replies with the number of subscribers that received it." })
-  publish(): number {
-    // The raw argument keeps a RESP message's bytes; bindArguments has checked the arity.
-    const message = this.command.args[1] ?? this.getArgument("message");
-    return this.server.pubsub.publish(this.getArgument("channel"), message);
-  }
-
-  @parameter({ name: "subcommand", help: "CHANNELS, NUMSUB, NUMPAT or HELP" })
-  @parameter({ name: "args", help: "the subcommand's arguments", variadic: true, default: [] })
-  @command({ help: "Inspects the channels: PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | HELP." })
-  pubsub(): ReplyValue {
-    const { pubsub } = this.server;
-    const sub = this.getArgument("subcommand");
-    const args = this.getArguments("args");
-    switch (asciiLowerCase(sub)) {
-      case "channels":
-        if (args.length > 1) throw wrongArity("pubsub|channels");
-        return pubsub.channels(args[0]);
-      case "numsub":
-        return new Map(args.map((channel) => [channel, pubsub.subscriberCount(channel)]));
-      case "numpat":
-        if (args.length !== 0) throw wrongArity("pubsub|numpat");
-        return 0; // pattern subscriptions (PSUBSCRIBE) are not supported
-      case "help":
-        return [
-          "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-          "CHANNELS [<pattern>]",
-          "    Return the currently active channels matching a <pattern> (default: '*').",
-          "NUMPAT",
-          "    Return number of subscriptions to patterns (always 0).",
-          "NUMSUB [<channel> ...]",
-          "    Return the number of subscribers for the specified channels.",
-          "HELP",
-          "    Print this help.",
-        ];
-      default:
-        throw refuse(WireErrors.unknownSubcommand(sub, "PUBSUB"));
-    }
-  }
-}
-
-function wrongArity(name: string): CommandError {
-  return refuse(WireErrors.wrongArity(name));
 }
 
 function firstLine(text: string): string {

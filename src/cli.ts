@@ -27,7 +27,7 @@ import { type Application, isApplication } from "./application.js";
 import { cliLoggerOptions, fromFlagOrEnv, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./cli-logging.js";
 import { isCommonJsFile } from "./module-format.js";
 import { handleProcessFaults } from "./process-faults.js";
-import { parseRedisUrl } from "./redis-url.js";
+import { parseRedisUrl, type RedisTarget } from "./redis-url.js";
 import { RetopyServer, type RetopyServerOptions } from "./server.js";
 import { allowList } from "./proxy-protocol.js";
 import { RetopyError } from "./errors.js";
@@ -81,6 +81,9 @@ Options:
   --worker-start-timeout <ms>
                       a worker that does not listen this long after its fork is killed
                       (default 60000)
+  --pubsub <url>      pub/sub through Redis (redis://[[user]:password@]host[:port][/db],
+                      rediss:// for TLS), so every process sharing it shares channels
+                      (docs/pubsub.md); default: in-process
   -h, --help          show this help
   -v, --version       print the version
 
@@ -281,12 +284,22 @@ interface ServeFlags {
   inspect?: string | undefined;
   metrics?: string | undefined;
   redis?: string | undefined;
+  pubsub?: string | undefined;
   "shutdown-timeout"?: string | undefined;
   "proxy-protocol"?: boolean | undefined;
   "proxy-protocol-from"?: string | undefined;
   workers?: string | undefined;
   schedule?: string | undefined;
   "worker-start-timeout"?: string | undefined;
+}
+
+/** `--pubsub <url>`: the Redis transport's target; a bad URL is a usage error, said without its password. */
+function pubsubFromFlag(url: string): RedisTarget {
+  try {
+    return parseRedisUrl(url);
+  } catch (error) {
+    throw new CliError(2, `--pubsub: ${error instanceof Error ? error.message.replace(/^RETOPY_INVALID_OPTION: /, "") : String(error)}`);
+  }
 }
 
 /** `--metrics` alone: the port of OpenTelemetry's Prometheus exporter, a fixed one a scrape config can name. */
@@ -357,6 +370,7 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
       throw new CliError(2, `--proxy-protocol-from: ${error instanceof RetopyError ? error.message.replace(/^proxyProtocol\.allowFrom: /, "") : String(error)}`);
     }
   }
+  const pubsub = flags.pubsub === undefined ? undefined : pubsubFromFlag(flags.pubsub);
 
   const workers = parseWorkers(fromFlagOrEnv(flags.workers, "--workers", "RETOPY_WORKERS"));
   const schedule = oneOf("--schedule", flags.schedule ?? "rr", SCHEDULES);
@@ -411,6 +425,12 @@ async function serve(specifier: string | undefined, flags: ServeFlags): Promise<
     const fromModule = typeof merged.metrics === "object" ? merged.metrics : {};
     merged.metrics = { ...fromModule, port: metricsPort, host: "127.0.0.1" };
   }
+  if (pubsub !== undefined) merged.pubsub = pubsub;
+  else if (workerId !== null && merged.pubsub === undefined) {
+    // Under --workers, channels span every worker through the primary (src/pubsub/cluster-primary.ts).
+    const { ClusterRelayTransport } = await import("./pubsub/cluster-relay.js");
+    merged.pubsub = new ClusterRelayTransport();
+  }
 
   let server: RetopyServer;
   try {
@@ -462,6 +482,7 @@ function parseCommandLine(argv: string[]) {
         inspect: { type: "string" },
         metrics: { type: "string" },
         redis: { type: "string" },
+        pubsub: { type: "string" },
         "shutdown-timeout": { type: "string" },
         "proxy-protocol": { type: "boolean" },
         "proxy-protocol-from": { type: "string" },

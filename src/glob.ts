@@ -9,9 +9,11 @@
  *
  * Why not a RegExp: a RegExp built from a glob backtracks, and `*a*a*a*a*a*a*a*a*a*b`
  * against a 40-character name took 10.7 s of a server's event loop. Every token but `*`
- * consumes exactly one character, so a greedy `*` that remembers only its last position is
- * exact, and the worst case is O(pattern × subject), without recursion (Redis itself had
- * both bugs: CVE-2022-36021 and CVE-2024-31228).
+ * consumes exactly one character, so the runs between stars can be placed one by one: the
+ * first at the start, the last at the end, each other one at its leftmost place. That is
+ * exact, without recursion or backtracking, and a run of plain characters is found by the
+ * engine's substring search; the worst case, runs full of `?` and classes, is
+ * O(pattern × subject) (Redis itself had both bugs: CVE-2022-36021 and CVE-2024-31228).
  */
 
 /** One token of a compiled pattern; every kind but `star` consumes one character. */
@@ -59,6 +61,29 @@ function readClass(pattern: string, from: number, fold: (code: number) => number
   return [{ kind: "class", negate, chars, ranges }, i]; // left open: ends with the pattern
 }
 
+/** A run of tokens between two stars; `literal` when they are all plain characters, matched case-sensitively. */
+interface Segment {
+  readonly tokens: readonly Token[];
+  readonly literal: string | null;
+}
+
+function splitAtStars(tokens: readonly Token[], nocase: boolean): { head: Token[]; tail: Token[]; middle: Segment[] } {
+  const runs: Token[][] = [[]];
+  for (const token of tokens) {
+    if (token === STAR) runs.push([]);
+    else runs[runs.length - 1]!.push(token);
+  }
+  const head = runs.shift()!;
+  const tail = runs.pop()!;
+  const middle = runs
+    .filter((run) => run.length > 0)
+    .map((run) => ({
+      tokens: run,
+      literal: !nocase && run.every((token) => token.kind === "char") ? run.map((token) => String.fromCharCode((token as { code: number }).code)).join("") : null,
+    }));
+  return { head, tail, middle };
+}
+
 function classMatches(token: Extract<Token, { kind: "class" }>, code: number): boolean {
   let found = token.chars.includes(code);
   for (let r = 0; !found && r < token.ranges.length; r += 2) found = code >= token.ranges[r]! && code <= token.ranges[r + 1]!;
@@ -76,6 +101,8 @@ export class GlobPattern {
   /** For each token index: how many characters the tokens from there on need at least. */
   readonly #needs: Uint32Array;
   readonly #fold: (code: number) => number;
+  /** The runs of tokens between stars; null for a pattern without a star. */
+  readonly #segments: { head: Token[]; tail: Token[]; middle: Segment[] } | null;
 
   constructor(pattern: string, options: GlobOptions = {}) {
     this.source = pattern;
@@ -104,41 +131,55 @@ export class GlobPattern {
     this.#tokens = tokens;
     this.#needs = new Uint32Array(tokens.length + 1);
     for (let t = tokens.length - 1; t >= 0; t--) this.#needs[t] = this.#needs[t + 1]! + (tokens[t] === STAR ? 0 : 1);
+    this.#segments = tokens.includes(STAR) ? splitAtStars(tokens, options.nocase === true) : null;
   }
 
   /** True when `subject` matches the whole pattern. */
   matches(subject: string): boolean {
-    const tokens = this.#tokens;
-    const needs = this.#needs;
-    const fold = this.#fold;
     const length = subject.length;
-    if (length < needs[0]!) return false;
-    let t = 0;
-    let s = 0;
-    // The last `*` seen: the token after it, and where in the subject its run ends now.
-    let afterStar = -1;
-    let starEnd = 0;
-    while (s < length) {
-      const token = tokens[t];
-      if (token === STAR) {
-        afterStar = ++t;
-        starEnd = s;
-        if (t === tokens.length) return true; // a trailing `*` takes the rest
-        continue;
-      }
-      if (token !== undefined && this.#one(token, fold(subject.charCodeAt(s)))) {
-        t++;
-        s++;
-        continue;
-      }
-      // Give the last `*` one more character and retry what follows it. An earlier `*`
-      // never needs to take more: the later one can absorb whatever it would have.
-      if (afterStar === -1 || length - starEnd - 1 < needs[afterStar]!) return false;
-      t = afterStar;
-      s = ++starEnd;
+    if (length < this.#needs[0]!) return false;
+    const segments = this.#segments;
+    if (segments === null) return length === this.#tokens.length && this.#at(this.#tokens, 0, subject, 0);
+    // Between the stars: the first segment is anchored at the start, the last at the end, and
+    // each one between them goes at its leftmost place. Leftmost is exact (every token but `*`
+    // takes one character, so an earlier place leaves the rest more room), and makes the
+    // worst case O(pattern × subject) with no backtracking at all.
+    let from = 0;
+    let end = length;
+    const { head, tail, middle } = segments;
+    if (head.length > 0) {
+      if (!this.#at(head, 0, subject, 0)) return false;
+      from = head.length;
     }
-    while (tokens[t] === STAR) t++;
-    return t === tokens.length;
+    if (tail.length > 0) {
+      end = length - tail.length;
+      if (end < from || !this.#at(tail, 0, subject, end)) return false;
+    }
+    for (const segment of middle) {
+      const found = this.#find(segment, subject, from, end);
+      if (found === -1) return false;
+      from = found + segment.tokens.length;
+    }
+    return true;
+  }
+
+  /** Where `segment` first matches whole inside subject[from, end), or -1. */
+  #find(segment: Segment, subject: string, from: number, end: number): number {
+    const size = segment.tokens.length;
+    if (segment.literal !== null) {
+      // A run of plain characters: the engine's own substring search, linear in practice.
+      const found = subject.indexOf(segment.literal, from);
+      return found === -1 || found + size > end ? -1 : found;
+    }
+    for (let start = from; start + size <= end; start++) if (this.#at(segment.tokens, 0, subject, start)) return start;
+    return -1;
+  }
+
+  /** True when `tokens` (no star among them) match `subject` from `at`, one character each. */
+  #at(tokens: readonly Token[], first: number, subject: string, at: number): boolean {
+    const fold = this.#fold;
+    for (let t = first; t < tokens.length; t++) if (!this.#one(tokens[t]!, fold(subject.charCodeAt(at + t - first)))) return false;
+    return true;
   }
 
   #one(token: Token, code: number): boolean {

@@ -7,7 +7,7 @@ import { performLogin } from "./auth.js";
 import type { BoundArguments, ParameterSpec, RawArgument } from "./command-spec.js";
 import { MissingArgumentError, RetopyError } from "./errors.js";
 import type { ClusterView } from "./cluster/stats-rows.js";
-import type { PubSub } from "./pubsub.js";
+import type { PubSub } from "./pubsub/registry.js";
 import type { RetopyClient } from "./client/client.js";
 import type { ReplyValue } from "./reply.js";
 import type { ServerStats } from "./stats.js";

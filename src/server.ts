@@ -16,7 +16,8 @@ import { RetopyError } from "./errors.js";
 import { type CommandTable, hasApplicationBrand, type ServerInfo } from "./handler.js";
 import type { ConnectionInfo } from "./connection-info.js";
 import { createLogger, type LoggerOption } from "./logger.js";
-import { PubSub } from "./pubsub.js";
+import { PubSub } from "./pubsub/registry.js";
+import { pubsubTransport, type PubSubOption } from "./pubsub/option.js";
 import { type ServerStats, StatsBuffer } from "./stats.js";
 import { MAX_CLIENTS_LINE } from "./protocol/wire-errors.js";
 import { RequestDecoder } from "./protocol/request-decoder.js";
@@ -68,6 +69,12 @@ export interface RetopyServerOptions extends LimitOptions {
    * addresses or ranges. Default off.
    */
   proxyProtocol?: boolean | ProxyProtocolOptions | undefined;
+  /**
+   * How pub/sub reaches other processes (docs/pubsub.md): absent for in-process (the
+   * default), a transport object (`new ClusterRelayTransport()` in a node:cluster worker),
+   * or a Redis URL / client options for the Redis transport. `listen()` starts it.
+   */
+  pubsub?: PubSubOption | undefined;
 }
 
 /** The address every `listen()` binds unless told otherwise: loopback only, as the CLI and Fastify do. */
@@ -137,7 +144,9 @@ export class RetopyServer {
   /** The supervisor actor: global counters and the server's running/draining/stopped state. */
   readonly supervisor: Actor<typeof supervisorMachine>;
   /** The server's pub/sub channels, shared by its connections (`this.server.pubsub` in commands). */
-  readonly pubsub = new PubSub();
+  readonly pubsub: PubSub;
+  /** Set once the pub/sub transport has started (a Redis one connects). */
+  #pubsubStarted = false;
   /** The listening socket, made by `listen()` (plain TCP or TLS); null before it and after a failed one. */
   #listener: Listener | null = null;
   readonly #registry = new Map<string, Connection>();
@@ -169,6 +178,7 @@ export class RetopyServer {
     }
     this.application = application;
     this.logger = createLogger(options.logger);
+    this.pubsub = new PubSub(pubsubTransport(options.pubsub), this.logger);
     const limits = connectionLimits(options);
     this.#maxConnections = limits.maxConnections;
     this.#proxy = ProxyProtocolGate.fromOption(options.proxyProtocol, limits.proxyHeaderTimeout, this.logger, (reason) => this.#countRefusal(reason));
@@ -234,6 +244,22 @@ export class RetopyServer {
     if (this.#listener) return Promise.reject(new RetopyError("RETOPY_SERVER_STATE", "the server is already listening"));
     // The inspector's page and relay first: its address is known when listen() resolves.
     if (this.#inspection && !this.#inspection.started) return this.#inspection.start().then(() => this.listen(options));
+    // The pub/sub transport too: an unreachable Redis fails listen() rather than every PUBLISH.
+    if (!this.#pubsubStarted) {
+      const transport = this.pubsub.transport;
+      return transport.start().then(() => {
+        this.#pubsubStarted = true;
+        return this.listen(options).catch(async (error: unknown) => {
+          // Not listening after all: its links to Redis would hold the process open. A second
+          // listen() refused because the first listens leaves them to the first.
+          if (this.#listener === null && !this.#closing && this.#pubsubStarted) {
+            this.#pubsubStarted = false;
+            await transport.close();
+          }
+          throw error;
+        });
+      });
+    }
     // The metrics endpoint too: a missing prom-client fails listen(), before any client comes.
     const metricsPort = this.#metricsOptions?.port;
     if (metricsPort !== undefined && this.#metricsHttp === null) {
@@ -438,6 +464,8 @@ export class RetopyServer {
     this.#metricsHttp = null;
     if (metricsHttp) await closeHttp(metricsHttp);
     await this.#inspection?.close();
+    // After the drain: commands still running may have published through it.
+    await this.pubsub.transport.close();
     this.logger.info("server closed");
     return result;
   }

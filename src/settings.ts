@@ -55,8 +55,8 @@ export interface ApplicationSettings {
   requireLogin?: boolean | undefined;
   /**
    * Which built-in commands need a login, by name: `{ stats: true, subscribe: false }`.
-   * Names left out keep their default: with `authenticate` set, `subscribe`, `publish` and
-   * `pubsub` need a login (a stranger must not read what logged-in users publish); without
+   * Names left out keep their default: with `authenticate` set, `subscribe`, `psubscribe`,
+   * `publish` and `pubsub` need a login (a stranger must not read what logged-in users publish); without
    * it nobody can log in, so none does. An unknown name is a RetopyError at startup.
    */
   builtinLogin?: Readonly<Record<string, boolean>> | undefined;

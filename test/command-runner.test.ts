@@ -15,7 +15,7 @@ import type { ConnectionInfo } from "../src/connection-info.js";
 import { Application, CommandError, CommandHandler, parameter } from "../src/index.js";
 import { PROTOCOLS } from "../src/protocol/protocols.js";
 import type { OutputChunk } from "../src/protocol/reply-output.js";
-import { PubSub } from "../src/pubsub.js";
+import { PubSub } from "../src/pubsub/registry.js";
 import type { QuitReason } from "../machines/connection.machine.js";
 import { StatsBuffer } from "../src/stats.js";
 

@@ -71,7 +71,7 @@ const COMPAT_USAGES = [
 ];
 const COMPAT_NAMES = COMPAT_USAGES.map((usage) => usage.split(" ")[0]!);
 /** The pub/sub built-ins (src/builtins.ts), mounted after `stats`. */
-const PUBSUB_USAGES = ["subscribe channel [channel ...]", "unsubscribe [channel ...]", "publish channel message", "pubsub subcommand [args ...]"];
+const PUBSUB_USAGES = ["subscribe channel [channel ...]", "psubscribe pattern [pattern ...]", "unsubscribe [channel ...]", "punsubscribe [pattern ...]", "publish channel message", "pubsub subcommand [args ...]"];
 const PUBSUB_NAMES = PUBSUB_USAGES.map((usage) => usage.split(" ")[0]!);
 const BUILTIN_USAGES = ["quit", ...COMPAT_USAGES, "commands", "help [command]", "stats", ...PUBSUB_USAGES];
 const ALL_NAMES = ["increment", "get", "set", "rem", "opt", "ping", "quit", ...COMPAT_NAMES, "commands", "help", "stats", ...PUBSUB_NAMES];

@@ -77,7 +77,7 @@ class Replies extends CommandHandler {
 
   @parameter({ name: "kind" })
   @command()
-  badpublish(): number {
+  badpublish(): number | Promise<number> {
     return this.server.pubsub.publish("news", [KINDS[this.getArgument("kind")]!() as ReplyValue]);
   }
 

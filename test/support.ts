@@ -10,9 +10,9 @@ import { Application, RetopyServer, type RetopyServerOptions } from "../src/inde
 
 /**
  * For suites whose apps have logins but test pub/sub with clients that never log in: with
- * `authenticate` set, SUBSCRIBE, PUBLISH and PUBSUB need a login by default.
+ * `authenticate` set, SUBSCRIBE, PSUBSCRIBE, PUBLISH and PUBSUB need a login by default.
  */
-export const OPEN_PUBSUB = { subscribe: false, publish: false, pubsub: false } as const;
+export const OPEN_PUBSUB = { subscribe: false, psubscribe: false, publish: false, pubsub: false } as const;
 
 export interface Running {
   server: RetopyServer;

@@ -184,6 +184,8 @@ export class RetopyClient extends EventEmitter {
   #onPush(values: BufferReply[]): void {
     const awaited = this.#pending.peek()?.subscription;
     if (!this.#subscriptions.confirms(values, awaited)) {
+      // The bytes as read, for a listener that must pass binary messages on unchanged.
+      if (this.listenerCount("pushBuffer") > 0) this.emit("pushBuffer", values);
       this.emit("push", values.map(decodeStrings));
       return;
     }

@@ -14,6 +14,7 @@ import { type Actor, createActor } from "xstate";
 import { clusterMachine, workerRows } from "../../machines/cluster.machine.js";
 import { LiveInspector } from "../inspect/live-inspector.js";
 import type { InspectOptions } from "../inspect/options.js";
+import { relayPubSub } from "../pubsub/cluster-primary.js";
 import { IdBlocks } from "./id-blocks.js";
 import { isToPrimary, type ToPrimary, type ToWorker } from "./messages.js";
 
@@ -68,6 +69,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     if (inspection.url) process.stderr.write(`retopy: inspector at ${inspection.url} (open it in a browser)\n`);
   }
   const ids = new IdBlocks();
+  // Pub/sub between the workers: each worker's default transport is the relay (src/cli.ts).
+  const relay = relayPubSub(cluster);
   const timers = new Set<NodeJS.Timeout>();
   const collections = new Map<number, Collection>();
   let collects = 0;
@@ -241,6 +244,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 
   actor.start();
   const code = await finished;
+  relay.close();
   logger.info({ code }, code === 0 ? "all workers stopped" : "cluster stopped with errors");
   await inspection?.close();
   return code;

@@ -81,6 +81,14 @@ export const WireErrors = {
   redisNotSent: err("Redis is unavailable: the command did not reach it; try again later"),
   redisMaybeRan: err("Redis connection lost during the command: it may or may not have taken effect"),
   redisNoAnswer: err("Redis did not answer in time: the command may or may not have taken effect"),
+
+  // Pub/sub transports (src/pubsub/)
+  /** PUBLISH or PUBSUB while the Redis transport's link is down: nothing was published. */
+  pubsubLinkDown: err("pub/sub is unavailable: the link to Redis is down (nothing was published; try again)"),
+  /** The link dropped with the PUBLISH in flight: Redis may or may not have published it. */
+  pubsubLinkLost: err("pub/sub link to Redis lost during the call: the message may or may not have been published"),
+  /** Redis answered the transport's call with an error of its own. */
+  pubsubRedisError: (message: string) => err(`Redis refused the pub/sub call: ${echoed(message)}`),
 } as const;
 
 /** The line a connection refused at accept gets (written before any protocol is known). */
