@@ -45,36 +45,43 @@ class Chat extends CommandHandler {
 
   @parameter({ name: "room", help: "the room to enter" })
   @command({ help: "Enters a room and tells everyone in it, you included." })
-  join(): Status | undefined {
+  async join(): Promise<Status | undefined> {
     const room = this.getArgument("room");
     if (this.inRoom(room)) throw new CommandError(`you are already in ${room}`);
     this.server.pubsub.subscribe(this.connection, room);
-    this.server.pubsub.publish(room, `${this.me} joined`);
+    // Through Redis (--pubsub) the subscription is made there first, or our own line would pass us by.
+    await this.server.pubsub.confirmed();
+    await this.server.pubsub.publish(room, `${this.me} joined`);
     return this.answered();
   }
 
   @parameter({ name: "room", help: "a room you are in" })
   @parameter({ name: "text", help: "what to say", variadic: true })
   @command({ help: "Says something to everyone in a room." })
-  say(): Status | undefined {
+  async say(): Promise<Status | undefined> {
     const room = this.getArgument("room");
     if (!this.inRoom(room)) throw new CommandError(`join ${room} first`);
-    this.server.pubsub.publish(room, `${this.me}: ${this.getArguments("text").join(" ")}`);
+    await this.server.pubsub.publish(room, `${this.me}: ${this.getArguments("text").join(" ")}`);
     return this.answered();
   }
 
   @parameter({ name: "room", help: "a room you are in" })
   @command({ help: "Leaves a room, telling everyone in it, you included." })
-  leave(): Status | undefined {
+  async leave(): Promise<Status | undefined> {
     const room = this.getArgument("room");
     if (!this.inRoom(room)) throw new CommandError(`you are not in ${room}`);
-    this.server.pubsub.publish(room, `${this.me} left`);
+    const line = `${this.me} left`;
+    // Out of the room first, then tell it: through another process (--workers, --pubsub) our
+    // own copy could come back after we left, so we hand ourselves the same line directly.
     this.server.pubsub.unsubscribe(this.connection, room);
+    await this.server.pubsub.publish(room, line);
+    if (this.connection.protocol !== "resp2") this.connection.push("message", room, line);
     return this.answered();
   }
 
   @parameter({ name: "room", help: "any room" })
-  @command({ help: "Lists who is in a room, one nickname per line." })
+  // The connections of this process only: `server.pubsub` knows no names from other workers or machines.
+  @command({ help: "Lists who is in a room on this server process, one nickname per line." })
   who(): string[] {
     return this.server.pubsub.subscribers(this.getArgument("room")).map((c) => c.clientName ?? `guest${c.clientId}`);
   }
