@@ -115,11 +115,23 @@ function row(text: string): Record<string, string> {
   return Object.fromEntries(text.split(",").map((field) => field.split("=") as [string, string]));
 }
 
-/** Which process (and worker) a chat connection is on: `A1`/`A2` (A's worker ids) or `B`. */
-async function placeOf(client: TextClient): Promise<string> {
+/**
+ * Which process (and worker) a chat connection is on: `A<worker id>` or `B`. Only A runs
+ * workers: its stats name the worker that answers (whose row must carry one of `workerPids`,
+ * the pids A's primary logged); B's single process has no such key.
+ */
+async function placeOf(client: TextClient, workerPids: readonly unknown[]): Promise<string> {
   const stats = await statsOf(client);
-  // Only A runs workers: its stats name the worker that answers; B's single process has no such key.
-  return stats.has("workers") ? `A${stats.get("worker_id")}` : "B";
+  if (!stats.has("workers")) return "B";
+  const id = stats.get("worker_id");
+  const own = row(stats.get(`worker${id}`) ?? "");
+  assert.ok(workerPids.includes(Number(own.pid)), `worker ${id}'s pid ${own.pid} is one of A's workers ${workerPids.join(", ")}`);
+  return `A${id}`;
+}
+
+/** The pids of the workers a `--workers` primary said listen. */
+function workerPidsOf(primary: CliProcess): unknown[] {
+  return primary.logs.filter((line) => line.msg === "worker listening").map((line) => line.workerPid);
 }
 
 describe("the chat example across 2 workers and a second process, behind HAProxy, pub/sub through Redis", () => {
@@ -173,7 +185,7 @@ describe("the chat example across 2 workers and a second process, behind HAProxy
       // Its own row in CLIENT LIST of the process it is on, with the same address.
       const list = await linesOf(client, "client list");
       assert.equal(list.filter((line) => line.includes(` addr=${address}:${client.socket.localPort} name=${nick} `)).length, 1, list.join("\n"));
-      const place = await placeOf(client);
+      const place = await placeOf(client, workerPidsOf(a));
       placesSeen.push(place);
       members.set(nick, { client, place, address });
     }
@@ -322,8 +334,15 @@ describe("the chat example across 2 workers and a second process, behind HAProxy
     const [nickB, { client: onB }] = memberOnB;
     assert.equal(onB.isClosed, false);
     // The member comes back (wherever HAProxy puts it now) and chats with B again.
-    const back = await openFrom(frontend, address);
-    clients.push(back);
+    // It reconnects until it lands on A again (bounded), so the new workers' own link to Redis is what is tested.
+    let back: TextClient | undefined;
+    for (let i = 0; i < 6 && !back; i++) {
+      const candidate = await openFrom(frontend, address);
+      clients.push(candidate);
+      if ((await placeOf(candidate, newWorkers)).startsWith("A")) back = candidate;
+      else candidate.close();
+    }
+    assert.ok(back, "a reconnection landed on A's new workers");
     assert.equal(await back.command(`nick ${nickA}`), "+OK");
     assert.match(await back.command("client info"), new RegExp(` addr=${address.replaceAll(".", "\\.")}:${back.socket.localPort} `));
     assert.equal(await back.command("join lobby"), `message lobby ${nickA} joined`);
