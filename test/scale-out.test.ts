@@ -440,3 +440,35 @@ describe("examples/counter-redis.ts: the seed's telnet session, whichever worker
     }
   });
 });
+
+describe("the chat example under --workers 2 with the default transport (the cluster relay)", () => {
+  const stop = stoppers();
+
+  it("members on the two workers hear concurrent says in one and the same order", { timeout: 60_000 }, async () => {
+    const server = new CliProcess(["serve", CHAT, "--port", "0", "--workers", "2", "--log-format", "json"]);
+    stop.add(() => server.kill());
+    const port = await clusterPort(server);
+    const users: TextClient[] = [];
+    stop.add(() => users.forEach((user) => user.close()));
+    const places = new Set<string>();
+    // Two connections in a row go to different workers (round robin); checked, not assumed.
+    for (const nick of ["ada", "bob"]) {
+      const user = await TextClient.connect(port);
+      users.push(user);
+      assert.equal(await user.command(`nick ${nick}`), "+OK");
+      places.add(await placeOf(user, workerPidsOf(server)));
+    }
+    assert.equal(places.size, 2, "one member on each worker");
+    const [ada, bob] = users as [TextClient, TextClient];
+    assert.equal(await ada.command("join lobby"), "message lobby ada joined");
+    assert.equal(await bob.command("join lobby"), "message lobby bob joined");
+    assert.equal(await ada.readLine(10_000), "message lobby bob joined");
+    // Both speak at once: each worker's own member used to get its own line first.
+    for (let n = 0; n < 50; n++) {
+      ada.send(`say lobby a${n}`);
+      bob.send(`say lobby b${n}`);
+    }
+    const [heardByAda, heardByBob] = await Promise.all([ada.readLines(100, 20_000), bob.readLines(100, 20_000)]);
+    assert.deepEqual(heardByAda, heardByBob);
+  });
+});
