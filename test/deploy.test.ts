@@ -81,7 +81,8 @@ async function startServer(file: string, args: string[], cwd: string, env: NodeJ
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
-  await waitForLog("listening");
+  // Under --workers the primary says when every worker listens.
+  await waitForLog(args.includes("--workers") ? "workers listening" : "listening");
   return { child, exited, logs, waitForLog };
 }
 
@@ -120,6 +121,8 @@ describe("deploy/retopy.service", () => {
 
   it("ExecStart serves with the unit's environment behind the PROXY protocol; SIGTERM drains and exits 0 within TimeoutStopSec", async () => {
     assert.equal(value("KillSignal"), "SIGTERM");
+    // The primary drains its workers; systemd must not signal them behind its back.
+    assert.equal(value("KillMode"), "mixed");
     assert.equal(value("Restart"), "on-failure");
     assert.match(value("LimitNOFILE") ?? "", /^\d+$/);
     const execStart = value("ExecStart")!.split(" ");

@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { Application, ClusterRelayTransport, CommandHandler, command, RetopyServer } from "../src/index.js";
-import { connectRedis } from "./redis-support.js";
+import { connectRedis, nextPushes } from "./redis-support.js";
 import { ROOT } from "./cli-process.js";
 
 class Nothing extends CommandHandler {
@@ -43,26 +43,6 @@ async function startCluster(): Promise<{ child: ChildProcess; port: number }> {
   return { child, port };
 }
 
-/** Resolves with the next `count` pushes `event` of `client` gives, or rejects after `timeoutMs`. */
-function next(client: Redis, event: "message" | "pmessage", count: number, timeoutMs = 5000): Promise<string[][]> {
-  return new Promise((resolve, reject) => {
-    const got: string[][] = [];
-    const on = (...args: string[]) => {
-      got.push(args);
-      if (got.length === count) finish();
-    };
-    const timer = setTimeout(() => {
-      client.off(event, on);
-      reject(new Error(`timed out after ${got.length}/${count} ${event}s: ${JSON.stringify(got.slice(-3))}`));
-    }, timeoutMs);
-    const finish = () => {
-      clearTimeout(timer);
-      client.off(event, on);
-      resolve(got);
-    };
-    client.on(event, on);
-  });
-}
 
 describe("pub/sub over the cluster relay (2 node:cluster workers)", () => {
   let cluster: { child: ChildProcess; port: number };
@@ -101,9 +81,9 @@ describe("pub/sub over the cluster relay (2 node:cluster workers)", () => {
     assert.equal(await sub.psubscribe("ne*"), 2);
     assert.equal(await local.subscribe("news"), 1);
 
-    const messages = next(sub, "message", 1);
-    const pmessages = next(sub, "pmessage", 1);
-    const atLocal = next(local, "message", 1);
+    const messages = nextPushes(sub, "message", 1);
+    const pmessages = nextPushes(sub, "pmessage", 1);
+    const atLocal = nextPushes(local, "message", 1);
     // Worker 1: a channel subscriber and a pattern match; worker 2: one channel subscriber.
     assert.equal(await pub.publish("news", "hello"), 3);
     assert.deepEqual(await messages, [["news", "hello"]]);
@@ -116,14 +96,14 @@ describe("pub/sub over the cluster relay (2 node:cluster workers)", () => {
       assert.deepEqual(await asker.call("pubsub", "channels", "n*"), ["news"]);
     }
     assert.equal(await pub.publish("nothing-here", "x"), 0);
-    const patternOnly = next(sub, "pmessage", 1);
+    const patternOnly = nextPushes(sub, "pmessage", 1);
     assert.equal(await pub.publish("nest", "matched by the pattern only"), 1);
     assert.deepEqual(await patternOnly, [["ne*", "nest", "matched by the pattern only"]]);
 
     assert.equal(await sub.punsubscribe("ne*"), 1);
     assert.equal(await local.unsubscribe("news"), 0);
     assert.equal(await pub.call("pubsub", "numpat"), 0);
-    const last = next(sub, "message", 1);
+    const last = nextPushes(sub, "message", 1);
     assert.equal(await pub.publish("news", "only sub now"), 1);
     assert.deepEqual(await last, [["news", "only sub now"]]);
     assert.equal(await sub.unsubscribe(), 0);
@@ -146,7 +126,7 @@ describe("pub/sub over the cluster relay (2 node:cluster workers)", () => {
     const [pubA, pubB] = [await on(2), await on(1)];
     await sub.subscribe("burst");
     const N = 300;
-    const received = next(sub, "message", 2 * N, 15_000);
+    const received = nextPushes(sub, "message", 2 * N, 15_000);
     const send = (pub: Redis, tag: string) => {
       const pipeline = pub.pipeline();
       for (let i = 0; i < N; i++) pipeline.publish("burst", `${tag}${i}`);

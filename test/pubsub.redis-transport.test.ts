@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { Application, CommandHandler, command, RetopyServer, type RetopyLoggerOptions } from "../src/index.js";
 import { WireErrors } from "../src/protocol/wire-errors.js";
-import { connectRedis, freePort, type RedisServer, startRedisServer } from "./redis-support.js";
+import { connectRedis, freePort, nextPushes, type RedisServer, startRedisServer } from "./redis-support.js";
 
 class Basics extends CommandHandler {
   @command({ help: "Replies its argument count." })
@@ -32,26 +32,6 @@ function capturingLogger(): { logger: RetopyLoggerOptions; lines: Array<Record<s
   return { logger: { level: "info", destination: stream }, lines };
 }
 
-/** The next `count` pushes of `event`, listened for from now on; rejects after `timeoutMs`. */
-function next(client: Redis, event: "message" | "pmessage", count: number, timeoutMs = 5000): Promise<string[][]> {
-  return new Promise((resolve, reject) => {
-    const got: string[][] = [];
-    const on = (...args: string[]) => {
-      got.push(args);
-      if (got.length === count) finish();
-    };
-    const timer = setTimeout(() => {
-      client.off(event, on);
-      reject(new Error(`timed out after ${got.length}/${count} ${event}s: ${JSON.stringify(got.slice(-3))}`));
-    }, timeoutMs);
-    const finish = () => {
-      clearTimeout(timer);
-      client.off(event, on);
-      resolve(got);
-    };
-    client.on(event, on);
-  });
-}
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -95,8 +75,8 @@ describe("the Redis pub/sub transport", () => {
     const pub = await connect(3);
     assert.equal(await sub.subscribe("news"), 1);
     assert.equal(await sub.psubscribe("n*"), 2);
-    const messages = next(sub, "message", 2);
-    const pmessages = next(sub, "pmessage", 2);
+    const messages = nextPushes(sub, "message", 2);
+    const pmessages = nextPushes(sub, "pmessage", 2);
     // Redis counts the receiving process once per channel and once per matching pattern.
     assert.equal(await pub.publish("news", "through redis"), 2);
     assert.equal(await redis.client.publish("news", "from redis-server"), 2);
@@ -154,7 +134,7 @@ describe("the Redis pub/sub transport", () => {
     assert.equal(await latecomer.subscribe("latecomer"), 1);
 
     redis = await startRedisServer({ port: redisPort });
-    const received = next(sub, "message", 1, 15_000);
+    const received = nextPushes(sub, "message", 1, 15_000);
     await until(async () => {
       try {
         return (await pub.publish("survivor", "after")) === 2 ? true : undefined;
@@ -163,7 +143,7 @@ describe("the Redis pub/sub transport", () => {
       }
     }, "PUBLISH to reach the resubscribed process");
     assert.deepEqual(await received, [["survivor", "after"]]);
-    const late = next(latecomer, "message", 1, 15_000);
+    const late = nextPushes(latecomer, "message", 1, 15_000);
     await until(async () => ((await pub.publish("latecomer", "welcome")) === 1 ? true : undefined), "the latecomer's SUBSCRIBE to reach Redis");
     assert.deepEqual((await late)[0], ["latecomer", "welcome"]);
     assert.deepEqual(await redis.client.call("pubsub", "numsub", "survivor"), ["survivor", 1]);
@@ -185,7 +165,7 @@ describe("the Redis pub/sub transport", () => {
     const sub = await connectRedis(retried, { protocol: 2 });
     try {
       assert.equal(await sub.subscribe("retry"), 1);
-      const got = next(sub, "message", 1);
+      const got = nextPushes(sub, "message", 1);
       assert.equal(await redis.client.publish("retry", "works"), 1);
       assert.deepEqual(await got, [["retry", "works"]]);
     } finally {

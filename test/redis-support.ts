@@ -74,3 +74,24 @@ export async function startRedisServer(options: { port?: number; password?: stri
     }
   }
 }
+
+/** The next `count` pushes of `event` an ioredis subscriber gets, listened for from now on; rejects after `timeoutMs`. */
+export function nextPushes(client: Redis, event: "message" | "pmessage", count: number, timeoutMs = 5000): Promise<string[][]> {
+  return new Promise((resolve, reject) => {
+    const got: string[][] = [];
+    const on = (...args: string[]) => {
+      got.push(args);
+      if (got.length === count) finish();
+    };
+    const timer = setTimeout(() => {
+      client.off(event, on);
+      reject(new Error(`timed out after ${got.length}/${count} ${event}s: ${JSON.stringify(got.slice(-3))}`));
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      client.off(event, on);
+      resolve(got);
+    };
+    client.on(event, on);
+  });
+}
