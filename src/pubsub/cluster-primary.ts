@@ -1,7 +1,8 @@
 /**
  * The cluster relay, primary side: `relayPubSub(cluster)`, called once in the node:cluster
  * primary. It keeps, per worker, how many connections listen to each channel and pattern,
- * passes each publish only to the workers with a receiver for it, and answers PUBLISH's
+ * passes each publish to the workers with a receiver for it (the publishing one included:
+ * one order for all), and answers PUBLISH's
  * receiver count and PUBSUB CHANNELS/NUMSUB/NUMPAT for the whole machine. A worker that
  * exits takes its subscriptions with it.
  *
@@ -75,13 +76,14 @@ export function relayPubSub(cluster: Cluster): PubSubRelay {
         if (message.id !== undefined) reply(worker, message.id, true);
         return;
       case "pubsub:publish": {
-        let remote = 0;
+        let received = 0;
         const forward: PrimaryToWorker = { retopy: "pubsub:message", channel: message.channel, message: message.message, ...(message.base64 && { base64: true as const }) };
         for (const [id, count] of receivers(message.channel)) {
-          const target = id === worker.id ? undefined : cluster.workers?.[id];
-          if (target && send(target, forward)) remote += count;
+          const target = cluster.workers?.[id];
+          if (target && send(target, forward)) received += count;
         }
-        return reply(worker, message.id, remote);
+        // After the publisher's own copy: its subscribers get the push before PUBLISH's reply.
+        return reply(worker, message.id, received);
       }
       case "pubsub:numsub":
         return reply(worker, message.id, message.channels.map((channel) => total(channels.get(channel))));

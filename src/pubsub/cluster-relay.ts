@@ -2,13 +2,15 @@
  * The cluster relay transport, worker side: the workers of one machine (node:cluster)
  * share pub/sub through the primary, which runs `relayPubSub(cluster)`
  * (src/pubsub/cluster-primary.ts). A worker tells the primary how many of its connections
- * listen to each channel and pattern; a publish is delivered to the worker's own
- * subscribers at once and sent to the primary, which passes it to the other workers that
- * need it and answers how many received it there. Counts are the primary's, so they are
- * true for every worker of the machine.
+ * listen to each channel and pattern; a publish goes to the primary, which passes it to
+ * every worker that needs it, the publishing one included, and answers how many received
+ * it. Counts are the primary's, so they are true for every worker of the machine.
  *
- * IPC between two processes is ordered, so each subscriber gets one publisher's messages
- * to a channel in order.
+ * Every delivery, a worker's own publishes included, comes from the primary, so all
+ * subscribers of the machine get the messages to a channel in the one order the primary
+ * handled them (a worker delivering its own at once would show its members their own lines
+ * first, and a line before it reached the primary). IPC between two processes is ordered,
+ * so a publisher's own push arrives before the primary's reply to its PUBLISH.
  */
 import type { Logger } from "pino";
 import { RetopyError } from "../errors.js";
@@ -86,8 +88,9 @@ export class ClusterRelayTransport implements PubSubTransport {
   publish(channel: string, message: ReplyValue): number | Promise<number> {
     // Checked before any delivery: a message the relay cannot carry reaches no one.
     const payload = toWire(wireMessage(message, this.name));
-    const local = this.#sink!.deliver(channel, message);
-    return this.#request({ retopy: "pubsub:publish", id: this.#id(), channel, ...payload }).then((remote) => local + Number(remote));
+    // Without a primary, this worker's own connections are all it can reach (the request then fails).
+    const local = process.connected ? 0 : this.#sink!.deliver(channel, message);
+    return this.#request({ retopy: "pubsub:publish", id: this.#id(), channel, ...payload }).then((receivers) => local + Number(receivers));
   }
 
   numsub(channels: readonly string[]): Promise<number[]> {
