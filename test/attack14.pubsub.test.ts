@@ -10,22 +10,13 @@ import { describe, it } from "node:test";
 import { Application, CommandHandler, command } from "../src/index.js";
 import { type TextClient, useTestBed } from "./support.js";
 import { connectRedis } from "./redis-support.js";
+import { resp } from "./wire.js";
 
 class Tools extends CommandHandler {
   @command({ help: "Replies +PONG." })
   ping(): string {
     return "+PONG";
   }
-}
-
-/** One RESP command as a client library writes it, binary arguments as given. */
-function resp(...args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = typeof arg === "string" ? Buffer.from(arg) : arg;
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from("\r\n"));
-  }
-  return Buffer.concat(parts);
 }
 
 const NOT_UTF8 = /^-ERR .*not valid UTF-8/;
