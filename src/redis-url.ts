@@ -38,8 +38,8 @@ export function parseRedisUrl(text: string): RedisTarget {
     port,
     db: path === "" ? 0 : Number(path),
     ...(url.protocol === "rediss:" && { tls: true as const }),
-    ...(url.username !== "" && { user: decodeURIComponent(url.username) }),
-    ...(url.password !== "" && { password: decodeURIComponent(url.password) }),
+    ...(url.username !== "" && { user: decoded(text, url.username) }),
+    ...(url.password !== "" && { password: decoded(text, url.password) }),
   };
   return target;
 }
@@ -52,6 +52,15 @@ export function redactRedisUrl(text: string): string {
     return url.toString();
   } catch {
     return "(unparsable URL)";
+  }
+}
+
+/** A user or password as given; a bare `%` (common in generated passwords) is not an encoding. */
+function decoded(text: string, part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw invalid(text, "the user or password has a '%' that starts no percent-encoding: write % as %25 (encodeURIComponent)");
   }
 }
 

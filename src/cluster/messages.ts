@@ -84,8 +84,58 @@ export function isToWorker(message: unknown): message is ToWorker {
   return kind !== null && TO_WORKER.has(kind);
 }
 
-/** A message the primary side owns. */
+/**
+ * A message the primary side owns, in the shape of its kind. The channel is open to the
+ * application's own code in a worker (`process.send`): a tagged message of the wrong shape
+ * must be ignored, not throw in the primary (which would end every worker with it) nor
+ * poison the figures every worker's `stats` sums.
+ */
 export function isToPrimary(message: unknown): message is ToPrimary {
   const kind = kindOf(message);
-  return kind !== null && TO_PRIMARY.has(kind);
+  if (kind === null || !TO_PRIMARY.has(kind)) return false;
+  const m = message as Record<string, unknown>;
+  switch (kind) {
+    case "listening":
+      return isNumber(m.port) && typeof m.address === "string";
+    case "stats-request":
+      return isNumber(m.request);
+    case "report":
+      return isNumber(m.collect) && isReport(m);
+    default:
+      return true; // "ids", "reset-stats": the tag is the whole message
+  }
+}
+
+/** A tagged message the primary owns that failed its shape check (worth a warning). */
+export function isMalformedToPrimary(message: unknown): boolean {
+  const kind = kindOf(message);
+  return kind !== null && TO_PRIMARY.has(kind) && !isToPrimary(message);
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+const STATS_FIELDS = ["uptimeSeconds", "connectionsCurrent", "connectionsTotal", "connectionsRejected", "commandsTotal", "errorsTotal"] as const;
+const COMMAND_FIELDS = ["calls", "usec", "rejectedCalls", "failedCalls"] as const;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isReport(m: Record<string, unknown>): boolean {
+  const { stats, commands } = m;
+  if (!isRecord(stats) || !STATS_FIELDS.every((field) => isNumber(stats[field]))) return false;
+  if (!isRecord(stats.commandCounts) || !Object.values(stats.commandCounts).every(isNumber)) return false;
+  return (
+    Array.isArray(commands) &&
+    commands.every(
+      (entry: unknown) =>
+        isRecord(entry) &&
+        typeof entry.name === "string" &&
+        COMMAND_FIELDS.every((field) => isNumber(entry[field])) &&
+        Array.isArray(entry.buckets) &&
+        entry.buckets.every((pair: unknown) => Array.isArray(pair) && pair.length === 2 && isNumber(pair[0]) && isNumber(pair[1])),
+    )
+  );
 }

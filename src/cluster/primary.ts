@@ -16,7 +16,7 @@ import { LiveInspector } from "../inspect/live-inspector.js";
 import type { InspectOptions } from "../inspect/options.js";
 import { relayPubSub } from "../pubsub/cluster-primary.js";
 import { IdBlocks } from "./id-blocks.js";
-import { isToPrimary, type ToPrimary, type ToWorker } from "./messages.js";
+import { isMalformedToPrimary, isToPrimary, type ToPrimary, type ToWorker } from "./messages.js";
 
 export type SchedulingPolicy = "rr" | "none";
 export const SCHEDULING_POLICIES: readonly SchedulingPolicy[] = ["rr", "none"];
@@ -146,6 +146,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     logger.info({ worker: worker.id, workerPid: pid, ...(replacing !== null && { replacing }) }, "worker forked");
     worker.on("message", (message: unknown) => {
       if (isToPrimary(message)) onMessage(worker, message);
+      else if (isMalformedToPrimary(message)) logger.warn({ worker: worker.id, kind: (message as { retopy: string }).retopy }, "ignored a malformed retopy IPC message from a worker");
     });
     worker.on("error", (error) => logger.warn({ err: error, worker: worker.id }, "worker channel error"));
     worker.on("exit", (code: number | null, signal: string | null) => {

@@ -87,6 +87,10 @@ export const WireErrors = {
   pubsubLinkDown: err("pub/sub is unavailable: the link to Redis is down (nothing was published; try again)"),
   /** The link dropped with the PUBLISH in flight: Redis may or may not have published it. */
   pubsubLinkLost: err("pub/sub link to Redis lost during the call: the message may or may not have been published"),
+  /** Redis took longer than the transport's call timeout to answer: it may still publish it. */
+  pubsubNoAnswer: err("pub/sub: Redis did not answer in time (a PUBLISH may or may not have taken effect)"),
+  /** A RESP channel or pattern name whose bytes are not UTF-8: decoded, two such names could meet on one channel. */
+  pubsubNameNotUtf8: err("channel and pattern names must be UTF-8: this one is not valid UTF-8"),
   /** Redis answered the transport's call with an error of its own. */
   pubsubRedisError: (message: string) => err(`Redis refused the pub/sub call: ${echoed(message)}`),
 } as const;

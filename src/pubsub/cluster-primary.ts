@@ -10,7 +10,7 @@
  */
 import type { Cluster, Worker } from "node:cluster";
 import { GlobPattern } from "../glob.js";
-import { isRelayMessage, type PrimaryToWorker, type WorkerToPrimary } from "./cluster-messages.js";
+import { isRelayMessage, isWorkerToPrimary, type PrimaryToWorker } from "./cluster-messages.js";
 
 /** What `relayPubSub` returns: the relay's live counts, and how to stop it. */
 export interface PubSubRelay {
@@ -66,8 +66,9 @@ export function relayPubSub(cluster: Cluster): PubSubRelay {
   };
 
   const onMessage = (worker: Worker, raw: unknown) => {
-    if (!isRelayMessage(raw)) return;
-    const message = raw as WorkerToPrimary;
+    // Not ours, a kind of a newer worker, or a wrong shape (the app's own process.send): ignored.
+    if (!isRelayMessage(raw) || !isWorkerToPrimary(raw)) return;
+    const message = raw;
     switch (message.retopy) {
       case "pubsub:hello":
         return reply(worker, message.id, true);

@@ -8,6 +8,7 @@
  * patterns. Unlike Redis in RESP2, a subscribed connection may still run every command (a
  * telnet user keeps chatting after `subscribe`).
  */
+import { isUtf8 } from "node:buffer";
 import { command, parameter } from "../decorators.js";
 import { CommandError, refuse } from "../errors.js";
 import { CommandHandler } from "../handler.js";
@@ -23,24 +24,28 @@ export class PubSubCommands extends CommandHandler {
   @parameter({ name: "channel", help: "a channel to receive the messages of", variadic: true })
   @command({ help: "Subscribes to channels; pushes `subscribe <channel> <count>` for each, then every message published to them." })
   subscribe(): void | Promise<void> {
+    this.#utf8Names(0);
     return this.#subscribe("subscribe", this.getArguments("channel"));
   }
 
   @parameter({ name: "pattern", help: "a glob pattern of channels (Redis's: * ? [abc] [^a] [a-z] \\x)", variadic: true })
   @command({ help: "Subscribes to channel patterns; pushes `psubscribe <pattern> <count>` for each, then `pmessage <pattern> <channel> <message>` for every match." })
   psubscribe(): void | Promise<void> {
+    this.#utf8Names(0);
     return this.#subscribe("psubscribe", this.getArguments("pattern"));
   }
 
   @parameter({ name: "channel", help: "channels to leave; none leaves every channel", variadic: true, default: [] })
   @command({ help: "Unsubscribes from channels (all without arguments); pushes `unsubscribe <channel> <count>` for each." })
   unsubscribe(): void {
+    this.#utf8Names(0);
     this.#unsubscribe("unsubscribe", this.getArguments("channel"));
   }
 
   @parameter({ name: "pattern", help: "patterns to leave; none leaves every pattern", variadic: true, default: [] })
   @command({ help: "Unsubscribes from patterns (all without arguments); pushes `punsubscribe <pattern> <count>` for each." })
   punsubscribe(): void {
+    this.#utf8Names(0);
     this.#unsubscribe("punsubscribe", this.getArguments("pattern"));
   }
 
@@ -48,6 +53,7 @@ export class PubSubCommands extends CommandHandler {
   @parameter({ name: "message", help: "the message; binary-safe over RESP" })
   @command({ help: "Posts a message to a channel; replies with the number of subscribers that received it." })
   publish(): number | Promise<number> {
+    this.#utf8Names(0, 1);
     // The raw argument keeps a RESP message's bytes; bindArguments has checked the arity.
     const message = this.command.args[1] ?? this.getArgument("message");
     return this.server.pubsub.publish(this.getArgument("channel"), message);
@@ -59,6 +65,7 @@ export class PubSubCommands extends CommandHandler {
   pubsub(): ReplyValue | Promise<ReplyValue> {
     const { pubsub } = this.server;
     const sub = this.getArgument("subcommand");
+    this.#utf8Names(1);
     const args = this.getArguments("args");
     switch (asciiLowerCase(sub)) {
       case "channels":
@@ -86,6 +93,16 @@ export class PubSubCommands extends CommandHandler {
         ];
       default:
         throw refuse(WireErrors.unknownSubcommand(sub, "PUBSUB"));
+    }
+  }
+
+  /**
+   * Refuses raw arguments from `from` (to `to`) that are not UTF-8. Names are strings here, and
+   * decoding swaps bad bytes for U+FFFD: SUBSCRIBE \xff and PUBLISH \xfe would meet.
+   */
+  #utf8Names(from: number, to?: number): void {
+    for (const raw of this.command.args.slice(from, to)) {
+      if (typeof raw !== "string" && !isUtf8(raw)) throw refuse(WireErrors.pubsubNameNotUtf8);
     }
   }
 

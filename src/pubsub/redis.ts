@@ -28,6 +28,13 @@ import { type PubSubSink, type PubSubTransport, type SubscriptionKind, wireMessa
 /** Where the Redis transport connects: retopy client options (`parseRedisUrl` makes them from a URL). */
 export type RedisPubSubOptions = RetopyClientOptions;
 
+/**
+ * How long a call to Redis may wait for its answer. A Redis that hangs (stopped, or a network
+ * that drops packets without a reset) closes no socket: without it, PUBLISH would never
+ * reply and SUBSCRIBE never be confirmed, holding every command the client sent after them.
+ */
+export const REDIS_CALL_TIMEOUT_MS = 5000;
+
 const SUBSCRIBE = { channel: "SUBSCRIBE", pattern: "PSUBSCRIBE" } as const;
 const UNSUBSCRIBE = { channel: "UNSUBSCRIBE", pattern: "PUNSUBSCRIBE" } as const;
 
@@ -122,7 +129,8 @@ export class RedisTransport implements PubSubTransport {
     if (!subscriber || this.#closed) return undefined;
     const colon = key.indexOf(":");
     const kind = key.slice(0, colon) as SubscriptionKind;
-    const call = subscriber.call(commands[kind], key.slice(colon + 1)).then(
+    // Past the timeout the subscription is confirmed here anyway: Redis makes it once it answers, or on the reconnect.
+    const call = subscriber.callWith({ timeout: REDIS_CALL_TIMEOUT_MS }, commands[kind], key.slice(colon + 1)).then(
       () => undefined,
       (error: unknown) => {
         if (!this.#closed) this.#logger?.warn({ err: error, [kind]: key.slice(colon + 1) }, `${commands[kind]} on Redis failed`);
@@ -157,9 +165,10 @@ export class RedisTransport implements PubSubTransport {
     const publisher = this.#publisher;
     if (!publisher || publisher.isReconnecting || !publisher.isOpen) throw refuse(WireErrors.pubsubLinkDown);
     try {
-      return await publisher.call(command, ...args);
+      return await publisher.callWith({ timeout: REDIS_CALL_TIMEOUT_MS }, command, ...args);
     } catch (error) {
       if (error instanceof ReplyError) throw refuse(WireErrors.pubsubRedisError(error.message));
+      if (error instanceof ClientError && error.code === "TIMEOUT") throw refuse(WireErrors.pubsubNoAnswer);
       if (error instanceof ClientError && error.code === "CONNECTION_LOST") throw refuse(WireErrors.pubsubLinkLost);
       throw refuse(WireErrors.pubsubLinkDown);
     }
