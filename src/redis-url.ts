@@ -44,11 +44,15 @@ export function parseRedisUrl(text: string): RedisTarget {
   return target;
 }
 
-/** The URL with its password masked, for logs and error messages. */
+/**
+ * The URL with its password masked, for logs and error messages. A lone user part
+ * (`redis://secret@host`) is masked too: it is often a password written without its `:`.
+ */
 export function redactRedisUrl(text: string): string {
   try {
     const url = new URL(text);
     if (url.password !== "") url.password = "***";
+    else if (url.username !== "") url.username = "***";
     return url.toString();
   } catch {
     return "(unparsable URL)";

@@ -27,4 +27,7 @@ test("a bad Redis URL is refused with a reason and without its password", () => 
     }, url);
   }
   assert.equal(redactRedisUrl("redis://u:topsecret@h:1"), "redis://u:***@h:1");
+  // A password written without its ':' is a user name by the URL rules: masked all the same.
+  assert.equal(redactRedisUrl("redis://topsecret@h:1"), "redis://***@h:1");
+  assert.equal(redactRedisUrl("redis://h:1/2"), "redis://h:1/2");
 });
